@@ -1,0 +1,38 @@
+"""Event-id de-duplication for Slack's retried deliveries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.db.models import ProcessedEvent
+from bot.db.upsert import insert_ignore
+
+
+class ProcessedEvents:
+    """Remembers accepted `event_id`s long enough to outlast Slack's retries (hours)."""
+
+    def __init__(self, sessions: async_sessionmaker[Any]):
+        self._sessions = sessions
+
+    async def first_time(self, event_id: str) -> bool:
+        """Record the id; True only for the first delivery."""
+        async with self._sessions.begin() as session:
+            return await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
+
+    async def forget(self, event_id: str) -> None:
+        """Undo `first_time` when the request failed, so Slack's retry is processed."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id == event_id))
+
+    async def purge(self, older_than: timedelta = timedelta(hours=26)) -> int:
+        """Drop ids older than Slack's retry horizon (24 h with delayed events)."""
+        cutoff = datetime.now(UTC) - older_than
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.received_at < cutoff)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,211 @@
+"""The durable job queue: idempotent enqueue, leased claims, ordered per message, backoff to `failed`."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from bot.db.models import Job
+from bot.db.upsert import insert_ignore
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    order_key: str
+    correlation_id: str
+    state: str = "running"
+    last_error: str | None = None
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempts >= self.max_attempts
+
+
+def _record(row: Job) -> JobRecord:
+    return JobRecord(
+        row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts, row.order_key,
+        row.correlation_id, row.state, row.last_error,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands datetimes back without a zone; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class JobQueue:
+    """Jobs are claimed with a lease; a worker that dies leaves a lease that expires and is retried.
+
+    A job waits while an earlier job with the same `order_key` is queued or running, so a resolve
+    never overtakes the create of the same message. Claims use ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL (many workers, one database); on SQLite the single-statement UPDATE serialises.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        *,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 8,
+        backoff_base: float = 2.0,
+        backoff_max: float = 300.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._sessions = sessions
+        self._lease = timedelta(seconds=lease_seconds)
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._clock = clock
+        self.wakeup = asyncio.Event()
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        key: str,
+        order_key: str = "",
+        correlation_id: str = "",
+        max_attempts: int | None = None,
+    ) -> bool:
+        """Record a job durably; False when a job with the same key already exists."""
+        async with self._sessions.begin() as session:
+            created = await insert_ignore(
+                session,
+                Job,
+                {
+                    "kind": kind, "payload": payload, "idempotency_key": key,
+                    "order_key": order_key, "correlation_id": correlation_id, "state": "queued",
+                    "attempts": 0, "max_attempts": max_attempts or self._max_attempts,
+                    "next_attempt_at": self._clock(), "created_at": self._clock(),
+                    "updated_at": self._clock(),
+                },
+            )
+        if created:
+            self.wakeup.set()
+        return created
+
+    async def claim(self, owner: str, limit: int = 1) -> list[JobRecord]:
+        """Lease up to `limit` due jobs to `owner`, counting one attempt each."""
+        now = self._clock()
+        earlier = aliased(Job)
+        blocked = exists().where(
+            and_(
+                earlier.order_key == Job.order_key,
+                Job.order_key != "",
+                earlier.id < Job.id,
+                earlier.state.in_(ACTIVE),
+            )
+        )
+        due = (
+            select(Job.id)
+            .where(
+                or_(
+                    and_(Job.state == "queued", Job.next_attempt_at <= now),
+                    and_(Job.state == "running", Job.lease_expires_at < now),
+                ),
+                ~blocked,
+            )
+            .order_by(Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(Job)
+            .where(Job.id.in_(due.scalar_subquery()))
+            .values(
+                state="running", lease_owner=owner, lease_expires_at=now + self._lease,
+                attempts=Job.attempts + 1, updated_at=now,
+            )
+            .returning(Job)
+        )
+        async with self._sessions.begin() as session:
+            rows = (await session.scalars(statement)).all()
+            return sorted((_record(row) for row in rows), key=lambda job: job.id)
+
+    async def _finish(self, job_id: int, owner: str, **values: Any) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.lease_owner == owner, Job.state == "running")
+                .values(lease_owner=None, lease_expires_at=None, updated_at=self._clock(), **values)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def complete(self, job: JobRecord, owner: str) -> bool:
+        done = await self._finish(job.id, owner, state="done", last_error=None)
+        self.wakeup.set()  # a job waiting behind this one in order may run now
+        return done
+
+    async def fail(self, job: JobRecord, owner: str, error: str) -> str:
+        """Back off and retry, or end `failed` after the last attempt; returns the new state."""
+        if job.last_attempt:
+            await self._finish(job.id, owner, state="failed", last_error=error[:2000])
+            self.wakeup.set()
+            return "failed"
+        delay = min(self._backoff_max, self._backoff_base * 2 ** (job.attempts - 1))
+        delay *= random.uniform(0.5, 1.0)
+        await self._finish(
+            job.id, owner, state="queued", last_error=error[:2000],
+            next_attempt_at=self._clock() + timedelta(seconds=delay),
+        )
+        return "queued"
+
+    async def release(self, job: JobRecord, owner: str) -> None:
+        """Give an unfinished job back (shutdown); the attempt it used is not counted."""
+        await self._finish(
+            job.id, owner, state="queued", attempts=max(0, job.attempts - 1),
+            next_attempt_at=self._clock(),
+        )
+
+    async def requeue(self, job_id: int) -> bool:
+        """Operators: put a failed job back in the queue with fresh attempts."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.state == "failed")
+                .values(state="queued", attempts=0, next_attempt_at=self._clock(),
+                        updated_at=self._clock())
+            )
+        changed = bool(getattr(result, "rowcount", 0))
+        if changed:
+            self.wakeup.set()
+        return changed
+
+    async def get(self, job_id: int) -> JobRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(Job, job_id)
+            return _record(row) if row else None
+
+    async def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        query = select(Job).order_by(Job.id.desc()).limit(limit)
+        if state:
+            query = query.where(Job.state == state)
+        async with self._sessions() as session:
+            return [_record(row) for row in await session.scalars(query)]
+
+    async def stats(self) -> dict[str, Any]:
+        """Jobs by state and the age of the oldest one waiting."""
+        async with self._sessions() as session:
+            rows = (await session.execute(select(Job.state, func.count()).group_by(Job.state))).all()
+            oldest = await session.scalar(select(func.min(Job.created_at)).where(Job.state == "queued"))
+        counts = {state: 0 for state in ("queued", "running", "done", "failed")}
+        counts.update({str(state): int(count) for state, count in rows})
+        age = (self._clock() - _aware(oldest)).total_seconds() if oldest else 0.0
+        return {"by_state": counts, "oldest_queued_seconds": round(max(0.0, age), 3)}

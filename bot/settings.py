@@ -1,0 +1,196 @@
+"""Every setting of the service, read from the environment (and `.env`) and validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ticketbolt.db"
+
+
+class SettingsError(Exception):
+    """Configuration is invalid; the message names each variable to fix."""
+
+
+class Settings(BaseSettings):
+    """The variables of DESIGN §3.2 plus tuning knobs, each documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+
+    gorgias_account: str | None = Field(None, validation_alias="GORGIAS_ACCOUNT")
+    gorgias_base_url: str | None = Field(None, validation_alias="GORGIAS_BASE_URL")
+    gorgias_username: str | None = Field(None, validation_alias="GORGIAS_USERNAME")
+    gorgias_api_key: SecretStr | None = Field(None, validation_alias="GORGIAS_API_KEY")
+    gorgias_rate_limit: str = Field("40/20", validation_alias="GORGIAS_RATE_LIMIT")
+
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    llm_model: str = Field("gpt-4o-mini", validation_alias="TICKETBOLT_LLM_MODEL")
+    llm_timeout: float = Field(20.0, gt=0, validation_alias="TICKETBOLT_LLM_TIMEOUT")
+    llm_price_per_1k_tokens: float = Field(
+        0.0006, ge=0, validation_alias="TICKETBOLT_LLM_PRICE_PER_1K_TOKENS"
+    )
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+
+    host: str = Field("127.0.0.1", validation_alias="TICKETBOLT_HOST")
+    port: int = Field(3000, ge=0, le=65535, validation_alias="TICKETBOLT_PORT")
+    admin_token: SecretStr | None = Field(None, validation_alias="TICKETBOLT_ADMIN_TOKEN")
+
+    create_reaction: str = Field("ticket", validation_alias="TICKETBOLT_CREATE_REACTION")
+    resolve_reaction: str = Field("white_check_mark", validation_alias="TICKETBOLT_RESOLVE_REACTION")
+    marker_reaction: str = Field("eyes", validation_alias="TICKETBOLT_MARKER_REACTION")
+    agents: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="TICKETBOLT_AGENTS")
+    assistant_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="TICKETBOLT_ASSISTANT_CHANNELS"
+    )
+    intents_path: Path | None = Field(None, validation_alias="TICKETBOLT_INTENTS")
+    kb_dir: Path | None = Field(None, validation_alias="TICKETBOLT_KB_DIR")
+    gorgias_webhook_token: SecretStr | None = Field(
+        None, validation_alias="TICKETBOLT_GORGIAS_WEBHOOK_TOKEN"
+    )
+
+    intent_threshold: float = Field(0.6, ge=0, le=1, validation_alias="TICKETBOLT_INTENT_THRESHOLD")
+    assistant_rate_per_minute: int = Field(
+        10, ge=1, validation_alias="TICKETBOLT_ASSISTANT_RATE_PER_MINUTE"
+    )
+    cache_ttl_intents: float = Field(3600, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_INTENTS")
+    cache_ttl_kb: float = Field(86400, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_KB")
+    cache_ttl_responses: float = Field(1800, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_RESPONSES")
+    cache_max_entries: int = Field(10_000, ge=1, validation_alias="TICKETBOLT_CACHE_MAX_ENTRIES")
+
+    job_max_attempts: int = Field(8, ge=1, validation_alias="TICKETBOLT_JOB_MAX_ATTEMPTS")
+    job_backoff_base: float = Field(2.0, gt=0, validation_alias="TICKETBOLT_JOB_BACKOFF_BASE")
+    job_backoff_max: float = Field(300.0, gt=0, validation_alias="TICKETBOLT_JOB_BACKOFF_MAX")
+    job_lease_seconds: float = Field(60.0, gt=0, validation_alias="TICKETBOLT_JOB_LEASE_SECONDS")
+    job_poll_interval: float = Field(0.5, gt=0, validation_alias="TICKETBOLT_JOB_POLL_INTERVAL")
+    worker_concurrency: int = Field(4, ge=1, validation_alias="TICKETBOLT_WORKER_CONCURRENCY")
+    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="TICKETBOLT_MAX_BODY_BYTES")
+    log_level: str = Field("INFO", validation_alias="TICKETBOLT_LOG_LEVEL")
+    log_format: str = Field("json", validation_alias="TICKETBOLT_LOG_FORMAT")
+
+    @field_validator("agents", "assistant_channels", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with 'xoxb-'")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with 'xapp-'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use 'sqlite+aiosqlite:///path.db' or 'postgresql+asyncpg://user@host/db'"
+            )
+        return value
+
+    @field_validator("gorgias_rate_limit")
+    @classmethod
+    def _rate_limit_shape(cls, value: str) -> str:
+        count, _, window = value.partition("/")
+        if not (count.strip().isdigit() and window.strip().replace(".", "", 1).isdigit()):
+            raise ValueError("must look like '40/20' (requests per window seconds)")
+        if int(count) < 1 or float(window) <= 0:
+            raise ValueError("requests and window must be positive")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in {"json", "console"}:
+            raise ValueError("must be 'json' or 'console'")
+        return value
+
+    @property
+    def sandbox(self) -> bool:
+        """No Slack credentials: run against the built-in emulators."""
+        return self.slack_bot_token is None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def gorgias_api_url(self) -> str | None:
+        if self.gorgias_base_url:
+            return self.gorgias_base_url.rstrip("/") + "/"
+        if self.gorgias_account:
+            return f"https://{self.gorgias_account}.gorgias.com/api/"
+        return None
+
+    @property
+    def gorgias_configured(self) -> bool:
+        return bool(self.gorgias_api_url and self.gorgias_username and self.gorgias_api_key)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Combinations that are individually valid but unusable together: (variable, why)."""
+        found: list[tuple[str, str]] = []
+        if self.slack_bot_token and not self.socket_mode and not self.slack_signing_secret:
+            found.append(("SLACK_SIGNING_SECRET", "required in HTTP mode (no SLACK_APP_TOKEN)"))
+        if self.slack_app_token and not self.slack_bot_token:
+            found.append(("SLACK_BOT_TOKEN", "required when SLACK_APP_TOKEN is set"))
+        if self.slack_bot_token and not self.gorgias_configured:
+            missing = [
+                name
+                for name, value in (
+                    ("GORGIAS_ACCOUNT or GORGIAS_BASE_URL", self.gorgias_api_url),
+                    ("GORGIAS_USERNAME", self.gorgias_username),
+                    ("GORGIAS_API_KEY", self.gorgias_api_key),
+                )
+                if not value
+            ]
+            found.extend((name, "required to create tickets") for name in missing)
+        return found
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, str):
+        return alias
+    return field.upper()
+
+
+def load_settings(values: dict[str, Any] | None = None) -> Settings:
+    """Build settings from `values` (tests) or the environment, raising `SettingsError` on bad input."""
+    try:
+        if values is None:
+            return Settings()
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        lines = [
+            f"{_variable_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
+            if "token" not in _variable_name(err["loc"]).lower()
+            and "secret" not in _variable_name(err["loc"]).lower()
+            and "key" not in _variable_name(err["loc"]).lower()
+            else f"{_variable_name(err['loc'])}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
