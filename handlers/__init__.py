@@ -1,0 +1,22 @@
+"""Slack listeners, one module per feature, each exposing `register(app, deps)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.deps import Deps
+
+
+def register_all(app: Any, deps: Deps) -> None:
+    """Register every feature; the catch-all goes last because Bolt runs the first match only."""
+    from handlers import catch_all
+
+    for module in _features():
+        module.register(app, deps)
+    catch_all.register(app, deps)
+
+
+def _features() -> list[Any]:
+    from handlers import reactions
+
+    return [reactions]

@@ -1,0 +1,161 @@
+"""The `ticketbolt` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+SANDBOX_HINT = (
+    "No Slack credentials: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode), or "
+    "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode). See docs/slack-setup.md."
+)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"ticketbolt: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.sandbox:
+        print(f"ticketbolt: {SANDBOX_HINT}", file=sys.stderr)
+        return 2
+    problems = settings.problems()
+    if problems:
+        for variable, why in problems:
+            print(f"ticketbolt: {variable}: {why}", file=sys.stderr)
+        return 2
+    from bot.serve import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.serve import work
+
+    asyncio.run(work(settings))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.cli_ops import check
+
+    return asyncio.run(check(settings))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.cli_ops import db_upgrade
+
+    return asyncio.run(db_upgrade(settings))
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.cli_ops import jobs
+
+    return asyncio.run(jobs(settings, args.action, args.job_id, args.state))
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.cli_ops import classify
+
+    return asyncio.run(classify(settings, " ".join(args.text), as_json=args.json))
+
+
+def cmd_intents_eval(args: argparse.Namespace) -> int:
+    from bot.cli_ops import intents_eval
+
+    return intents_eval(args.examples, args.test, as_json=args.json, per_intent=args.per_intent)
+
+
+def cmd_gorgias(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.cli_ops import register_webhook
+
+    return asyncio.run(register_webhook(settings, args.url))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench import main as bench_main
+
+    return int(bench_main([args.name, *args.rest]))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ticketbolt", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve Slack (or the sandbox without credentials)").set_defaults(
+        func=cmd_run)
+    sub.add_parser("worker", help="run only the job worker").set_defaults(func=cmd_worker)
+    sub.add_parser("check", help="validate settings and reach every dependency").set_defaults(
+        func=cmd_check)
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+    jobs = sub.add_parser("jobs", help="inspect or retry queued jobs")
+    jobs.add_argument("action", choices=["list", "retry"])
+    jobs.add_argument("job_id", nargs="?", type=int)
+    jobs.add_argument("--state", choices=["queued", "running", "done", "failed"])
+    jobs.set_defaults(func=cmd_jobs)
+    classify = sub.add_parser("classify", help="classify a customer message")
+    classify.add_argument("text", nargs="+")
+    classify.add_argument("--json", action="store_true")
+    classify.set_defaults(func=cmd_classify)
+    intents = sub.add_parser("intents", help="intent classifier tools")
+    intents_sub = intents.add_subparsers(dest="intents_command", required=True)
+    evaluate = intents_sub.add_parser("eval", help="score the offline classifier on a test CSV")
+    evaluate.add_argument("--examples", required=True, help="training CSV (text, intent)")
+    evaluate.add_argument("--test", required=True, help="test CSV (text, intent)")
+    evaluate.add_argument("--per-intent", type=int, default=None,
+                          help="use only N examples per intent (few-shot)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=cmd_intents_eval)
+    gorgias = sub.add_parser("gorgias", help="Gorgias set-up")
+    gorgias_sub = gorgias.add_subparsers(dest="gorgias_command", required=True)
+    hook = gorgias_sub.add_parser("register-webhook",
+                                  help="create or update the HTTP integration that calls the bot")
+    hook.add_argument("--url", required=True, help="public URL of POST /gorgias/webhook")
+    hook.set_defaults(func=cmd_gorgias)
+    bench = sub.add_parser("bench", help="run a benchmark (see docs/performance.md)")
+    bench.add_argument("name")
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: Any = args.func(args)
+    return int(result or 0)
+
+
+def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

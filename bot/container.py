@@ -1,0 +1,210 @@
+"""The composition root: opens every client once, wires features, and closes all on exit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import __version__
+from bot.checks import build_checks
+from bot.db.audit import AuditLog
+from bot.db.engine import make_engine, sessionmaker
+from bot.db.events import ProcessedEvents
+from bot.db.jobs import JobQueue
+from bot.db.links import TicketLinks
+from bot.health import HealthChecker
+from bot.metrics import Metrics
+from bot.server import ServerParts, build_web_app
+from bot.settings import Settings
+from bot.slack_app import build_app
+from bot.worker import Worker
+from cache.base import Cache
+from cache.fallback import FallbackCache
+from cache.memory import MemoryCache
+from cache.redis import RedisCache
+from handlers.deps import Deps, FeatureConfig
+from integrations.gorgias import GorgiasClient, GorgiasMetrics, build_http_client
+from integrations.resilience import (
+    CircuitBreaker,
+    LocalLeakyBucket,
+    RateLimiter,
+    RedisLeakyBucket,
+    parse_rate_limit,
+)
+
+
+@dataclass
+class Runtime:
+    """Everything a running process holds; built and closed by `open_runtime`."""
+
+    settings: Settings
+    metrics: Metrics
+    engine: AsyncEngine
+    cache: Cache
+    redis: Redis | None
+    slack: AsyncWebClient
+    gorgias: GorgiasClient | None
+    deps: Deps
+    queue: JobQueue
+    links: TicketLinks
+    events: ProcessedEvents
+    audit: AuditLog
+    bolt: AsyncApp | None
+    health: HealthChecker
+    web_app: web.Application
+    started_at: float
+
+    def worker(self, **overrides: Any) -> Worker:
+        s = self.settings
+        options: dict[str, Any] = {
+            "concurrency": s.worker_concurrency, "poll_interval": s.job_poll_interval,
+        }
+        options.update(overrides)
+        return Worker(self.queue, self.deps.job_handlers, self.metrics, **options)
+
+    async def stats(self) -> dict[str, Any]:
+        """The facts of /admin/stats; also refreshes the gauges /metrics exposes."""
+        queue = await self.queue.stats()
+        for state, count in queue["by_state"].items():
+            self.metrics.queue_depth.labels(state).set(count)
+        self.metrics.queue_oldest.set(queue["oldest_queued_seconds"])
+        cache_layers = self.deps.assistant.cache_snapshot() if self.deps.assistant else {}
+        return {
+            "version": __version__,
+            "uptime_seconds": round(time.monotonic() - self.started_at, 1),
+            "queue": queue,
+            "tickets": await self.links.counts(),
+            "cache": {
+                "backend": self.cache.backend,
+                "entries": await self.cache.size(),
+                "hits": self.cache.stats.hits,
+                "misses": self.cache.stats.misses,
+                "hit_rate": round(self.cache.stats.hit_rate, 4),
+                "layers": cache_layers,
+            },
+            "circuits": {"gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"},
+        }
+
+
+def slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        session=session,
+        timeout=15,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def gorgias_client(
+    settings: Settings, redis: Redis | None, metrics: Metrics, http: Any
+) -> GorgiasClient:
+    capacity, window = parse_rate_limit(settings.gorgias_rate_limit)
+    limiter: RateLimiter
+    if redis is not None:
+        # One budget for every replica that shares this Redis and this Gorgias account.
+        key = f"ticketbolt:ratelimit:gorgias:{settings.gorgias_api_url}"
+        limiter = RedisLeakyBucket(redis, key, capacity, window)
+    else:
+        limiter = LocalLeakyBucket(capacity, window)
+    breaker = CircuitBreaker(name="gorgias", failure_threshold=5, reset_timeout=30.0)
+    return GorgiasClient(
+        http, limiter=limiter, breaker=breaker,
+        metrics=GorgiasMetrics(metrics.registry),
+    )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, search_path: str | None = None
+) -> AsyncIterator[Runtime]:
+    """Open clients in order and close them in reverse, whatever happens in between."""
+    async with AsyncExitStack() as stack:
+        metrics = Metrics()
+        engine = make_engine(settings.database_url, search_path=search_path)
+        stack.push_async_callback(engine.dispose)
+        sessions = sessionmaker(engine)
+
+        redis: Redis | None = None
+        cache: Cache = MemoryCache(settings.cache_max_entries)
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
+                                   health_check_interval=30)
+            stack.push_async_callback(redis.aclose)
+            cache = FallbackCache(RedisCache(redis), MemoryCache(settings.cache_max_entries))
+
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20, connect=5))
+        stack.push_async_callback(session.close)
+        slack = slack_client(settings, session)
+
+        gorgias: GorgiasClient | None = None
+        if settings.gorgias_configured:
+            assert settings.gorgias_api_url and settings.gorgias_username and settings.gorgias_api_key
+            http = build_http_client(settings.gorgias_api_url, settings.gorgias_username,
+                                     settings.gorgias_api_key.get_secret_value())
+            stack.push_async_callback(http.aclose)
+            gorgias = gorgias_client(settings, redis, metrics, http)
+
+        queue = JobQueue(
+            sessions, lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.job_max_attempts, backoff_base=settings.job_backoff_base,
+            backoff_max=settings.job_backoff_max,
+        )
+        links, events, audit = TicketLinks(sessions), ProcessedEvents(sessions), AuditLog(sessions)
+        deps = Deps(
+            config=FeatureConfig(
+                create_reaction=settings.create_reaction,
+                resolve_reaction=settings.resolve_reaction,
+                marker_reaction=settings.marker_reaction,
+                agents=frozenset(settings.agents),
+                assistant_channels=frozenset(settings.assistant_channels),
+                assistant_rate_per_minute=settings.assistant_rate_per_minute,
+            ),
+            jobs=queue, links=links, audit=audit, slack=slack, gorgias=gorgias,
+        )
+        signing = settings.slack_signing_secret
+        # Without a bot token there is no Slack app to serve (operator commands still work).
+        bolt = build_app(
+            client=slack, signing_secret=signing.get_secret_value() if signing else None,
+            events=events, metrics=metrics, deps=deps,
+        ) if settings.slack_bot_token else None
+        health = HealthChecker(build_checks(settings, engine, cache, slack, gorgias))
+        runtime = Runtime(
+            settings=settings, metrics=metrics, engine=engine, cache=cache, redis=redis,
+            slack=slack, gorgias=gorgias, deps=deps, queue=queue, links=links, events=events,
+            audit=audit, bolt=bolt, health=health, web_app=web.Application(),
+            started_at=time.monotonic(),
+        )
+        deps.status = runtime
+        runtime.web_app = web.Application() if bolt is None else build_web_app(
+            ServerParts(
+                bolt=bolt, health=health, metrics=metrics, stats=runtime.stats,
+                admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+                max_body_bytes=settings.max_body_bytes,
+            )
+        )
+        try:
+            yield runtime
+        finally:
+            for task in list(deps.background):
+                task.cancel()

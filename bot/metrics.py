@@ -1,0 +1,63 @@
+"""The service's Prometheus metrics, held in one registry the composition root owns."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """Counters and gauges of the Slack path, the job queue and the caches."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "ticketbolt_http_requests", "HTTP requests served", ["route", "status"], registry=r
+        )
+        self.events_received = Counter(
+            "ticketbolt_slack_events_received", "Slack events received", ["type"], registry=r
+        )
+        self.events_deduplicated = Counter(
+            "ticketbolt_slack_events_deduplicated",
+            "Slack deliveries dropped as retries of an accepted event",
+            registry=r,
+        )
+        self.ack_latency = Histogram(
+            "ticketbolt_slack_ack_seconds",
+            "Time from receiving a Slack request to answering it",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.jobs = Counter(
+            "ticketbolt_jobs", "Jobs finished by kind and outcome", ["kind", "outcome"], registry=r
+        )
+        self.job_seconds = Histogram(
+            "ticketbolt_job_seconds", "Job run time by kind", ["kind"], registry=r
+        )
+        self.queue_depth = Gauge(
+            "ticketbolt_queue_jobs", "Jobs in the durable queue by state", ["state"], registry=r
+        )
+        self.queue_oldest = Gauge(
+            "ticketbolt_queue_oldest_queued_seconds", "Age of the oldest queued job", registry=r
+        )
+        self.cache_requests = Counter(
+            "ticketbolt_cache_requests", "Cache lookups by layer and result", ["layer", "result"],
+            registry=r,
+        )
+        self.cache_hit_rate = Gauge(
+            "ticketbolt_cache_hit_rate", "Hit rate by cache layer", ["layer"], registry=r
+        )
+        self.cache_tokens_saved = Gauge(
+            "ticketbolt_cache_tokens_saved", "LLM tokens saved by cache hits", ["layer"], registry=r
+        )
+        self.dependency_up = Gauge(
+            "ticketbolt_dependency_up", "1 when a dependency answered its last check", ["name"],
+            registry=r,
+        )
+        self.assistant_messages = Counter(
+            "ticketbolt_assistant_messages", "Assistant messages by stage and outcome",
+            ["stage", "outcome"], registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,114 @@
+"""What feature modules receive from the composition root: ports, not concrete storage."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class JobLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def last_attempt(self) -> bool: ...
+
+
+class JobSink(Protocol):
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        key: str,
+        order_key: str = "",
+        correlation_id: str = "",
+        max_attempts: int | None = None,
+    ) -> bool: ...
+
+
+class LinkLike(Protocol):
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def message_ts(self) -> str: ...
+    @property
+    def thread_ts(self) -> str: ...
+    @property
+    def ticket_id(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+class LinkStore(Protocol):
+    async def claim(
+        self, team_id: str, channel_id: str, message_ts: str, thread_ts: str, created_by: str,
+        source: str = "reaction",
+    ) -> bool: ...
+    async def get(self, team_id: str, channel_id: str, message_ts: str) -> LinkLike | None: ...
+    async def by_ticket(self, ticket_id: int) -> LinkLike | None: ...
+    async def by_thread(self, team_id: str, channel_id: str, thread_ts: str) -> LinkLike | None: ...
+    async def set_ticket(
+        self, team_id: str, channel_id: str, message_ts: str, ticket_id: int, status: str,
+        customer_id: int | None = None,
+    ) -> None: ...
+    async def set_status(self, ticket_id: int, status: str) -> None: ...
+
+
+class AuditSink(Protocol):
+    async def record(
+        self, *, actor: str, action: str, outcome: str, team_id: str = "",
+        channel_id: str = "", message_ts: str = "", ticket_id: int | None = None, detail: str = "",
+    ) -> None: ...
+
+
+JobHandler = Callable[[JobLike], Awaitable[None]]
+
+
+class PermanentJobError(Exception):
+    """A job that can never succeed (bad input, deleted message): fail it without retrying."""
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """The settings feature modules need, already validated by the composition root."""
+
+    create_reaction: str = "ticket"
+    resolve_reaction: str = "white_check_mark"
+    marker_reaction: str = "eyes"
+    agents: frozenset[str] = frozenset()
+    assistant_channels: frozenset[str] = frozenset()
+    assistant_rate_per_minute: int = 10
+    gorgias_app_url: str = ""
+    sync_gorgias_notes: bool = False
+
+
+@dataclass
+class Deps:
+    """Everything a feature's `register(app, deps)` may use."""
+
+    config: FeatureConfig
+    jobs: JobSink
+    links: LinkStore
+    audit: AuditSink
+    slack: Any  # slack_sdk AsyncWebClient: the bot's pooled Web API client
+    gorgias: Any = None  # integrations.gorgias.GorgiasClient, or None when not configured
+    assistant: Any = None  # handlers.assistant.Assistant engine parts, set by the composition root
+    status: Any = None  # a callable report source for /ticketbolt status
+    job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run work after an ack without losing the task to garbage collection."""
+        task = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)

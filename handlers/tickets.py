@@ -1,0 +1,219 @@
+"""Ticket work run by the job worker: create from a Slack message, close and reopen, tell the thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from handlers import blocks
+from handlers.deps import Deps, JobLike, PermanentJobError
+from handlers.slack_context import MessageContext, SlackReader, customer_email
+from integrations.gorgias.errors import GorgiasNotFound, GorgiasRejected
+from integrations.gorgias.models import CustomerRef, NewTicket
+
+log = logging.getLogger(__name__)
+CLOSED_MARKER = "heavy_check_mark"
+
+
+def subject_of(text: str, limit: int = 80) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not first:
+        return "Slack message"
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+def ticket_body(context: MessageContext, reactor_name: str, note: str = "") -> str:
+    author = context.author.name if context.author else "a bot"
+    lines = [context.text or "(no text)", ""]
+    if context.files:
+        lines += [f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()
+                  for f in context.files]
+    if context.replies:
+        lines += ["", "Thread so far:"] + [f"- {name}: {text}" for _, name, text in context.replies]
+    if note:
+        lines += ["", note]
+    lines += [
+        "",
+        f"Posted by {author} in #{context.channel_name}; ticketed by {reactor_name} from Slack.",
+        f"Slack message: {context.permalink}",
+    ]
+    return "\n".join(lines)
+
+
+class TicketService:
+    """The steps of each job are safe to repeat: a retry after a crash never makes a second ticket."""
+
+    def __init__(self, deps: Deps):
+        self._deps = deps
+
+    @property
+    def _gorgias(self) -> Any:
+        if self._deps.gorgias is None:
+            raise PermanentJobError("Gorgias is not configured (set GORGIAS_ACCOUNT and keys)")
+        return self._deps.gorgias
+
+    async def create_from_message(self, job: JobLike) -> None:
+        p = job.payload
+        team, channel, ts, reactor = p["team_id"], p["channel"], p["ts"], p["user"]
+        key = f"{team}:{channel}:{ts}"
+        reader = SlackReader(self._deps.slack, team)
+        try:
+            actor = await reader.person(reactor)
+            if not actor.member_of(team):
+                await self._audit(p, "create", "denied", detail="reactor is not a workspace member")
+                return
+            context = await reader.message(channel, ts)
+            await self._deps.links.claim(team, channel, ts, context.thread_ts, reactor, p.get(
+                "source", "reaction"))
+            link = await self._deps.links.get(team, channel, ts)
+            ticket_id = link.ticket_id if link else None
+            if ticket_id is None:
+                ticket_id = await self._create(context, p, actor.name, key)
+            await self._announce(job, context, ticket_id, reactor)
+        except Exception as exc:
+            await self._notify_if_final(job, exc, "create a ticket", channel, p.get("thread_ts") or ts)
+            raise
+
+    async def _create(self, context: MessageContext, p: dict[str, Any], reactor: str, key: str) -> int:
+        team = p["team_id"]
+        email = customer_email(context, team)
+        author = context.author
+        if email:
+            customer = CustomerRef(email=email, name=author.name if author else None)
+        else:
+            who = author.id if author else "bot"
+            found = await self._gorgias.ensure_customer(
+                email=None, name=author.name if author else "Slack bot",
+                external_id=f"slack:{team}:{who}",
+            )
+            customer = CustomerRef(id=found.id)
+        note = "Ticketed explicitly although a bot posted it." if context.bot_authored else ""
+        tags = ("slack", context.channel_name, *p.get("tags", ()))
+        try:
+            ticket = await self._gorgias.create_ticket(
+                NewTicket(
+                    subject=p.get("subject") or subject_of(context.text),
+                    body_text=ticket_body(context, reactor, note),
+                    customer=customer,
+                    external_id=f"slack:{key}",
+                    tags=tuple(dict.fromkeys(t for t in tags if t)),
+                )
+            )
+        except GorgiasRejected as exc:
+            raise PermanentJobError(f"Gorgias rejected the ticket: {exc}") from exc
+        customer_id = ticket.customer.id if ticket.customer else None
+        await self._deps.links.set_ticket(team, p["channel"], p["ts"], ticket.id, ticket.status,
+                                          customer_id)
+        await self._audit(p, "create", "ok", ticket_id=ticket.id)
+        return int(ticket.id)
+
+    async def _announce(self, job: JobLike, context: MessageContext, ticket_id: int, reactor: str) -> None:
+        link = self._gorgias.ticket_link(ticket_id)
+        subject = job.payload.get("subject") or subject_of(context.text)
+        text, blks = blocks.ticket_created(ticket_id, subject, link, reactor)
+        await self.post_once(job, context.channel_id, context.thread_ts, text, blks, marker=link)
+        await self.mark(context.channel_id, context.ts, self._deps.config.marker_reaction)
+
+    async def set_status_from_reaction(self, job: JobLike) -> None:
+        p = job.payload
+        team, channel, ts, actor_id, status = p["team_id"], p["channel"], p["ts"], p["user"], p["status"]
+        action = "close" if status == "closed" else "reopen"
+        reader = SlackReader(self._deps.slack, team)
+        actor = await reader.person(actor_id)
+        if not self._may_resolve(actor_id, actor.member_of(team)):
+            await self._audit(p, action, "denied", detail="not an allowed agent")
+            return
+        link = await self._deps.links.get(team, channel, ts)
+        if link is None or link.ticket_id is None:
+            await self._audit(p, action, "skipped", detail="message has no ticket")
+            return
+        try:
+            ticket = await (self._gorgias.close_ticket(link.ticket_id) if status == "closed"
+                            else self._gorgias.reopen_ticket(link.ticket_id))
+        except GorgiasNotFound as exc:
+            raise PermanentJobError(f"ticket #{link.ticket_id} no longer exists") from exc
+        except Exception as exc:
+            await self._notify_if_final(job, exc, f"{action} the ticket", channel, link.thread_ts)
+            raise
+        await self._deps.links.set_status(link.ticket_id, ticket.status)
+        await self._audit(p, action, "ok", ticket_id=link.ticket_id)
+        url = self._gorgias.ticket_link(link.ticket_id)
+        text, blks = blocks.ticket_status(link.ticket_id, url, status, f"<@{actor_id}>")
+        await self.post_once(job, channel, link.thread_ts, text, blks, marker=f"{url}|{status}")
+        await self.follow_status(channel, ts, status)
+
+    def _may_resolve(self, user_id: str, is_member: bool) -> bool:
+        agents = self._deps.config.agents
+        if agents:
+            return is_member and user_id in agents
+        return is_member
+
+    async def follow_status(self, channel: str, ts: str, status: str) -> None:
+        """The bot's own marker reaction shows the ticket's state at a glance."""
+        marker = self._deps.config.marker_reaction
+        add, remove = (CLOSED_MARKER, marker) if status == "closed" else (marker, CLOSED_MARKER)
+        await self.mark(channel, ts, add)
+        await self.unmark(channel, ts, remove)
+
+    async def post_once(
+        self, job: JobLike, channel: str, thread_ts: str, text: str, blks: blocks.Blocks,
+        *, marker: str,
+    ) -> None:
+        """Post in the thread; on a retried job first look for the post the last try made."""
+        if job.attempts > 1 and await self._already_posted(channel, thread_ts, marker):
+            return
+        await self._deps.slack.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, blocks=blks,
+            metadata={"event_type": "ticketbolt", "event_payload": {"marker": marker}},
+            unfurl_links=False,
+        )
+
+    async def _already_posted(self, channel: str, thread_ts: str, marker: str) -> bool:
+        try:
+            page = await self._deps.slack.conversations_replies(channel=channel, ts=thread_ts,
+                                                                limit=200, include_all_metadata=True)
+        except SlackApiError:
+            return False
+        for message in page.get("messages") or []:
+            meta = (message.get("metadata") or {}).get("event_payload") or {}
+            if meta.get("marker") == marker:
+                return True
+        return False
+
+    async def mark(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._deps.slack.reactions_add(channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_reacted":
+                raise
+
+    async def unmark(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._deps.slack.reactions_remove(channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "no_reaction":
+                raise
+
+    async def _notify_if_final(
+        self, job: JobLike, exc: Exception, action: str, channel: str, thread_ts: str
+    ) -> None:
+        if not (job.last_attempt or isinstance(exc, PermanentJobError)):
+            return
+        reason = str(exc) or type(exc).__name__
+        await self._audit(job.payload, action.split()[0], "failed", detail=reason)
+        text, blks = blocks.job_failed(action, reason, job.id)
+        try:
+            await self._deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                                    text=text, blocks=blks)
+        except SlackApiError:
+            log.warning("could not post the failure notice", exc_info=True)
+
+    async def _audit(self, p: dict[str, Any], action: str, outcome: str, *,
+                     ticket_id: int | None = None, detail: str = "") -> None:
+        await self._deps.audit.record(
+            actor=p.get("user", ""), action=action, outcome=outcome, team_id=p.get("team_id", ""),
+            channel_id=p.get("channel", ""), message_ts=p.get("ts", ""), ticket_id=ticket_id,
+            detail=detail,
+        )

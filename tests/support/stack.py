@@ -1,0 +1,104 @@
+"""The whole service over real HTTP, wired to the Slack and Gorgias emulators on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bot.container import Runtime, open_runtime
+from bot.db.migrate import upgrade
+from bot.serve import start_http
+from bot.settings import load_settings
+from integrations.gorgias.emulator import GorgiasEmulator
+from integrations.slack.emulator import SlackEmulator
+from tests.support.db import Database
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-bot-token"
+
+
+@dataclass
+class Stack:
+    runtime: Runtime
+    slack: SlackEmulator
+    gorgias: GorgiasEmulator
+    url: str
+    worker_stop: asyncio.Event
+    worker_task: asyncio.Task[None] | None
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+
+def stack_settings(db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator,
+                   **extra: Any) -> dict[str, Any]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "GORGIAS_BASE_URL": gorgias.base_url,
+        "GORGIAS_USERNAME": "api@example.com",
+        "GORGIAS_API_KEY": "emulator-key",
+        "GORGIAS_RATE_LIMIT": "1000/1",
+        "DATABASE_URL": db.url,
+        "TICKETBOLT_PORT": 0,
+        "TICKETBOLT_JOB_POLL_INTERVAL": 0.05,
+        "TICKETBOLT_JOB_BACKOFF_BASE": 0.05,
+        "TICKETBOLT_JOB_BACKOFF_MAX": 0.5,
+        **extra,
+    }
+
+
+@asynccontextmanager
+async def running_app(
+    db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator, *, worker: bool = True,
+    **extra: Any,
+) -> AsyncIterator[Stack]:
+    """Start the service on an ephemeral port, with its worker unless told otherwise."""
+    settings = load_settings(stack_settings(db, slack, gorgias, **extra))
+    async with open_runtime(settings, search_path=db.search_path) as runtime:
+        await upgrade(runtime.engine)
+        runner: web.AppRunner = await start_http(runtime, "127.0.0.1", 0)
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}"
+        slack.events_url = f"{url}/slack/events"
+        stop = asyncio.Event()
+        task = asyncio.create_task(runtime.worker(poll_interval=0.05).run(stop)) if worker else None
+        try:
+            yield Stack(runtime, slack, gorgias, url, stop, task)
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await runner.cleanup()
+
+
+@asynccontextmanager
+async def emulators(**gorgias_options: Any) -> AsyncIterator[tuple[SlackEmulator, GorgiasEmulator]]:
+    options: dict[str, Any] = {"rate_limit": None}
+    options.update(gorgias_options)
+    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack, \
+            GorgiasEmulator(**options) as gorgias:
+        yield slack, gorgias
+
+
+async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 15.0,
+                     what: str = "condition") -> None:
+    """Wait until `condition` holds, polling; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
