@@ -84,7 +84,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.handlers = [handler]
     root.setLevel(level.upper())
     # These libraries log request URLs and bodies at INFO/DEBUG; keep them to warnings.
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "openai", "slack_bolt", "slack_sdk"):
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "openai", "slack_bolt", "slack_sdk",
+                  "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
