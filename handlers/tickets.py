@@ -70,14 +70,22 @@ class TicketService:
             link = await self._deps.links.get(team, channel, ts)
             ticket_id = link.ticket_id if link else None
             if ticket_id is None:
-                ticket_id = await self._create(context, p, actor.name, key)
+                ticket_id = await self._create(context, p, actor.name, key, job.attempts)
             await self._announce(job, context, ticket_id, reactor)
         except Exception as exc:
             await self._notify_if_final(job, exc, "create a ticket", channel, p.get("thread_ts") or ts)
             raise
 
-    async def _create(self, context: MessageContext, p: dict[str, Any], reactor: str, key: str) -> int:
+    async def _create(
+        self, context: MessageContext, p: dict[str, Any], reactor: str, key: str, attempt: int
+    ) -> int:
         team = p["team_id"]
+        external_id = f"slack:{key}"
+        if attempt > 1:
+            # An earlier try may have created the ticket and died before recording it.
+            existing = await self._gorgias.find_ticket_by_external_id(external_id)
+            if existing is not None:
+                return await self._linked(p, existing)
         email = customer_email(context, team)
         author = context.author
         if email:
@@ -97,15 +105,18 @@ class TicketService:
                     subject=p.get("subject") or subject_of(context.text),
                     body_text=ticket_body(context, reactor, note),
                     customer=customer,
-                    external_id=f"slack:{key}",
+                    external_id=external_id,
                     tags=tuple(dict.fromkeys(t for t in tags if t)),
                 )
             )
         except GorgiasRejected as exc:
             raise PermanentJobError(f"Gorgias rejected the ticket: {exc}") from exc
+        return await self._linked(p, ticket)
+
+    async def _linked(self, p: dict[str, Any], ticket: Any) -> int:
         customer_id = ticket.customer.id if ticket.customer else None
-        await self._deps.links.set_ticket(team, p["channel"], p["ts"], ticket.id, ticket.status,
-                                          customer_id)
+        await self._deps.links.set_ticket(p["team_id"], p["channel"], p["ts"], ticket.id,
+                                          ticket.status, customer_id)
         await self._audit(p, "create", "ok", ticket_id=ticket.id)
         return int(ticket.id)
 

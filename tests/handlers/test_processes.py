@@ -1,0 +1,113 @@
+"""Crashes and replicas: the service as real processes sharing one database (and one Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from integrations.gorgias.emulator import GorgiasEmulator
+from integrations.slack.emulator import SlackEmulator
+from tests.conftest import POSTGRES_URL, require_service
+from tests.support.process import ServerProcess, fresh_postgres_database, process_env
+from tests.support.stack import emulators, eventually
+
+
+def seed(slack: SlackEmulator, messages: int) -> tuple[str, str, list[str]]:
+    state = slack.state
+    customer = state.add_user("casey", email="casey@shop.example")
+    agent = state.add_user("alex")
+    channel = state.add_channel("support", members=[customer.id, agent.id, slack.bot_user.id])
+    ts = [state.post(channel, customer, f"Problem number {i}").ts for i in range(messages)]
+    return agent.id, channel.id, ts
+
+
+def reaction(slack: SlackEmulator, agent: str, channel: str, ts: str, event_id: str) -> dict:  # type: ignore[type-arg]
+    return slack.make_event_envelope(
+        {"type": "reaction_added", "user": agent, "reaction": "ticket",
+         "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": ts},
+        event_id=event_id,
+    )
+
+
+async def test_kill_9_while_jobs_are_in_flight_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """SIGKILL mid-queue, then a restart: every message ends with exactly one ticket."""
+    async with emulators() as (slack, gorgias):
+        gorgias.faults.latency_ms = 50  # keep jobs in flight when the kill lands
+        agent, channel, stamps = seed(slack, 40)
+        db = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
+        server = ServerProcess(process_env(slack, gorgias, db), tmp_path / "server.log")
+        try:
+            await _crash_and_recover(slack, gorgias, server, agent, channel, stamps)
+        finally:
+            await server.close()
+    external_ids = [t["external_id"] for t in gorgias.tickets.values()]
+    assert len(set(external_ids)) == len(external_ids) == 40
+
+
+async def _crash_and_recover(
+    slack: SlackEmulator, gorgias: GorgiasEmulator, server: ServerProcess, agent: str,
+    channel: str, stamps: list[str],
+) -> None:
+    await server.start()
+    slack.events_url = f"{server.url}/slack/events"
+    results = await asyncio.gather(
+        *(slack.deliver(reaction(slack, agent, channel, ts, f"Ev{i}")) for i, ts in enumerate(stamps))
+    )
+    assert {200} == {r.status for r in results}
+    await eventually(lambda: len(gorgias.tickets) >= 3, what="some tickets before the kill")
+    server.kill()
+    assert -9 == await server.wait()
+    in_flight = len(gorgias.tickets)
+    assert in_flight < 40
+    await server.start()
+    await eventually(lambda: len(gorgias.tickets) == 40, timeout=60, what="all 40 tickets")
+    server.kill(15)
+    assert 0 == await server.wait()
+
+
+async def test_two_replicas_on_one_postgres_and_redis_make_one_ticket_per_message(
+    tmp_path: Path, unique: str, redis_url: str
+) -> None:
+    """Interleaved events for the same messages through two server processes: one ticket each."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    async with emulators() as (slack, gorgias), fresh_postgres_database(
+        POSTGRES_URL, f"replicas_{unique}"
+    ) as db:
+        agent, channel, stamps = seed(slack, 30)
+        extra = {"REDIS_URL": redis_url}
+        servers = [ServerProcess(process_env(slack, gorgias, db, **extra), tmp_path / f"s{i}.log")
+                   for i in range(2)]
+        try:
+            codes = await _interleave(slack, gorgias, servers, agent, channel, stamps)
+        finally:
+            for server in servers:
+                await server.close()
+    assert [0, 0] == codes
+    assert 30 == len(gorgias.tickets)
+
+
+async def _interleave(
+    slack: SlackEmulator, gorgias: GorgiasEmulator, servers: list[ServerProcess], agent: str,
+    channel: str, stamps: list[str],
+) -> list[int]:
+    await asyncio.gather(*(s.start() for s in servers))
+    deliveries = []
+    for i, ts in enumerate(stamps):
+        for copy in range(4):  # two agents, each delivery retried once
+            target = servers[random.randrange(2)]
+            envelope = reaction(slack, agent, channel, ts, f"Ev{i}-{copy % 2}")
+            deliveries.append((target.url, envelope))
+    random.shuffle(deliveries)
+
+    async def send(url: str, envelope: dict) -> int:  # type: ignore[type-arg]
+        slack.events_url = f"{url}/slack/events"
+        return (await slack.deliver(envelope)).status
+
+    statuses = await asyncio.gather(*(send(u, e) for u, e in deliveries))
+    assert {200} == set(statuses)
+    await eventually(lambda: len(gorgias.tickets) == 30, timeout=60, what="30 tickets")
+    await asyncio.sleep(0.5)  # give a would-be duplicate time to appear before counting
+    for server in servers:
+        server.kill(15)
+    return [await s.wait() for s in servers]
