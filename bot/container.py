@@ -127,7 +127,8 @@ def gorgias_client(
         limiter = RedisLeakyBucket(redis, key, capacity, window)
     else:
         limiter = LocalLeakyBucket(capacity, window)
-    breaker = CircuitBreaker(name="gorgias", failure_threshold=5, reset_timeout=30.0)
+    breaker = CircuitBreaker(name="gorgias", failure_threshold=settings.breaker_failures,
+                             reset_timeout=settings.breaker_reset_seconds)
     return GorgiasClient(
         http, limiter=limiter, breaker=breaker,
         metrics=GorgiasMetrics(metrics.registry),

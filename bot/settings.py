@@ -70,9 +70,14 @@ class Settings(BaseSettings):
     cache_ttl_responses: float = Field(1800, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_RESPONSES")
     cache_max_entries: int = Field(10_000, ge=1, validation_alias="TICKETBOLT_CACHE_MAX_ENTRIES")
 
-    job_max_attempts: int = Field(8, ge=1, validation_alias="TICKETBOLT_JOB_MAX_ATTEMPTS")
+    # 15 attempts backing off to 15 minutes ride out roughly an hour and a half of outage.
+    job_max_attempts: int = Field(15, ge=1, validation_alias="TICKETBOLT_JOB_MAX_ATTEMPTS")
     job_backoff_base: float = Field(2.0, gt=0, validation_alias="TICKETBOLT_JOB_BACKOFF_BASE")
-    job_backoff_max: float = Field(300.0, gt=0, validation_alias="TICKETBOLT_JOB_BACKOFF_MAX")
+    job_backoff_max: float = Field(900.0, gt=0, validation_alias="TICKETBOLT_JOB_BACKOFF_MAX")
+    breaker_failures: int = Field(5, ge=1, validation_alias="TICKETBOLT_BREAKER_FAILURES")
+    breaker_reset_seconds: float = Field(
+        30.0, gt=0, validation_alias="TICKETBOLT_BREAKER_RESET_SECONDS"
+    )
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias="TICKETBOLT_JOB_LEASE_SECONDS")
     job_poll_interval: float = Field(0.5, gt=0, validation_alias="TICKETBOLT_JOB_POLL_INTERVAL")
     worker_concurrency: int = Field(4, ge=1, validation_alias="TICKETBOLT_WORKER_CONCURRENCY")

@@ -61,9 +61,9 @@ class JobQueue:
         sessions: async_sessionmaker[Any],
         *,
         lease_seconds: float = 60.0,
-        max_attempts: int = 8,
+        max_attempts: int = 15,
         backoff_base: float = 2.0,
-        backoff_max: float = 300.0,
+        backoff_max: float = 900.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._sessions = sessions

@@ -1,0 +1,53 @@
+"""No loss and no duplicates while Gorgias misbehaves and then goes down."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support.db import Database
+from tests.support.stack import emulators, eventually, running_app
+
+
+async def test_two_hundred_reactions_through_faults_and_an_outage(database: Database) -> None:
+    """200 messages reacted at once while Gorgias answers 30 % 5xx/429, then is down for a
+    while: after recovery there are exactly 200 tickets, one per message."""
+    async with emulators() as (slack, gorgias):
+        state = slack.state
+        customer = state.add_user("casey", email="casey@shop.example")
+        agent = state.add_user("alex")
+        channel = state.add_channel("support", members=[customer.id, agent.id, slack.bot_user.id])
+        stamps = [state.post(channel, customer, f"Order {i} is late").ts for i in range(200)]
+        gorgias.faults.error_rate = 0.15
+        gorgias.faults.rate_limit_rate = 0.15
+        async with running_app(
+            database, slack, gorgias, TICKETBOLT_JOB_MAX_ATTEMPTS=200,
+            TICKETBOLT_BREAKER_RESET_SECONDS=0.3, TICKETBOLT_WORKER_CONCURRENCY=8,
+        ) as stack:
+            results = await asyncio.gather(*(
+                slack.deliver(slack.make_event_envelope(
+                    {"type": "reaction_added", "user": agent.id, "reaction": "ticket",
+                     "item": {"type": "message", "channel": channel.id, "ts": ts}, "event_ts": ts}
+                ))
+                for ts in stamps
+            ))
+            assert {200} == {r.status for r in results}
+            await eventually(lambda: len(gorgias.tickets) >= 20, timeout=60, what="first tickets")
+            gorgias.faults.outage = True
+            before = gorgias.count("*")
+            await asyncio.sleep(1.5)  # an outage long enough for the breaker to open
+            during = gorgias.count("*") - before
+            gorgias.faults.outage = False
+            gorgias.faults.error_rate = gorgias.faults.rate_limit_rate = 0.0
+
+            async def drained() -> bool:
+                states = (await stack.runtime.queue.stats())["by_state"]
+                return states["queued"] + states["running"] == 0
+
+            await eventually(drained, timeout=120, what="the queue to drain after recovery")
+            stats = await stack.runtime.queue.stats()
+    external_ids = sorted(t["external_id"] for t in gorgias.tickets.values())
+    assert 200 == len(external_ids)
+    assert 200 == len(set(external_ids))
+    assert 0 == stats["by_state"]["failed"]
+    # With the circuit open, the workers stopped hammering a Gorgias that was down.
+    assert during < 100
