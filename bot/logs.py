@@ -85,7 +85,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.setLevel(level.upper())
     # These libraries log request URLs and bodies at INFO/DEBUG; keep them to warnings.
     for noisy in ("httpx", "httpcore", "aiohttp.access", "openai", "slack_bolt", "slack_sdk",
-                  "alembic"):
+                  "alembic", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

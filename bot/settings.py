@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         None, validation_alias="TICKETBOLT_GORGIAS_WEBHOOK_TOKEN"
     )
 
-    intent_threshold: float = Field(0.6, ge=0, le=1, validation_alias="TICKETBOLT_INTENT_THRESHOLD")
+    intent_threshold: float = Field(0.7, ge=0, le=1, validation_alias="TICKETBOLT_INTENT_THRESHOLD")
     assistant_rate_per_minute: int = Field(
         10, ge=1, validation_alias="TICKETBOLT_ASSISTANT_RATE_PER_MINUTE"
     )

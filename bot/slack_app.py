@@ -49,7 +49,7 @@ def build_app(
 
     @app.middleware
     async def correlate_and_deduplicate(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]]  # noqa: A002 - Bolt's name
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
         bind_correlation_id(str(event_id or body.get("trigger_id") or uuid.uuid4().hex))

@@ -205,7 +205,7 @@ class JobQueue:
         async with self._sessions() as session:
             rows = (await session.execute(select(Job.state, func.count()).group_by(Job.state))).all()
             oldest = await session.scalar(select(func.min(Job.created_at)).where(Job.state == "queued"))
-        counts = {state: 0 for state in ("queued", "running", "done", "failed")}
+        counts = dict.fromkeys(("queued", "running", "done", "failed"), 0)
         counts.update({str(state): int(count) for state, count in rows})
         age = (self._clock() - _aware(oldest)).total_seconds() if oldest else 0.0
         return {"by_state": counts, "oldest_queued_seconds": round(max(0.0, age), 3)}

@@ -1,0 +1,1 @@
+"""Customer intents: configuration, normalisation, offline classifier, KB and the cascade."""

@@ -1,0 +1,82 @@
+"""The intent cascade: the offline classifier first, then the cached LLM when it is unsure."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from cache.layers import CacheLayer
+from integrations.intents.normalize import normalize
+from integrations.intents.offline import OfflineClassifier
+from integrations.llm.client import LlmClassifier, LlmError
+
+Stage = Literal["offline", "cache", "llm"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The chosen intent, its confidence, the stage that decided, and whether it is a guess.
+
+    `uncertain` is set when nothing confident was available: the offline classifier was under
+    its threshold and the LLM was not configured or failed. The assistant can then ask the
+    customer to rephrase or offer a person instead of acting on a guess.
+    """
+
+    intent: str
+    confidence: float
+    stage: Stage
+    uncertain: bool = False
+
+
+class IntentCascade:
+    """offline ≥ threshold → offline; else cache → LLM (cached on success); else offline's guess.
+
+    Only valid LLM answers are cached: failures and refusals raise `LlmError` and fall back to
+    the offline guess, so the next identical message asks the LLM again.
+    """
+
+    def __init__(
+        self,
+        offline: OfflineClassifier,
+        llm: LlmClassifier | None,
+        layer: CacheLayer,
+        threshold: float | None = None,
+    ):
+        self._offline = offline
+        self._llm = llm
+        self._layer = layer
+        self.threshold = offline.threshold if threshold is None else threshold
+
+    def cache_key(self, text: str) -> str | None:
+        """The intent-layer key of a message, or None without an LLM (nothing is cached then)."""
+        if self._llm is None:
+            return None
+        return self._layer.key(
+            normalize(text), self._llm.model, self._llm.prompt_version, self._llm.intents.version
+        )
+
+    async def decide(self, text: str) -> Decision:
+        prediction = self._offline.classify(text)
+        if prediction.confidence >= self.threshold:
+            return Decision(prediction.intent, prediction.confidence, "offline")
+        guess = Decision(prediction.intent, prediction.confidence, "offline", uncertain=True)
+        key = self.cache_key(text)
+        if self._llm is None or key is None:
+            return guess
+        cached = await self._layer.get_json(key)
+        if isinstance(cached, dict) and cached.get("intent") in self._llm.intents.labels:
+            return Decision(str(cached["intent"]), float(cached.get("confidence", 0.0)), "cache")
+        try:
+            answer = await self._llm.classify(normalize(text))
+        except LlmError as error:
+            logger.warning("LLM classification failed, using the offline guess: %s", error)
+            return guess
+        await self._layer.set_json(
+            key,
+            {"intent": answer.intent, "confidence": answer.confidence},
+            tokens=answer.usage.total_tokens,
+        )
+        return Decision(answer.intent, answer.confidence, "llm")

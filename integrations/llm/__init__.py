@@ -1,0 +1,1 @@
+"""The LLM client (classifier and answer writer) and its OpenAI-compatible emulator."""

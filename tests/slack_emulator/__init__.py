@@ -1,0 +1,1 @@
+"""Tests of the Slack emulator and the Slack text helpers."""
