@@ -14,7 +14,8 @@ from cache.fallback import FallbackCache
 
 
 def build_checks(
-    settings: Settings, engine: AsyncEngine, cache: Cache, slack: Any, gorgias: Any
+    settings: Settings, engine: AsyncEngine, cache: Cache, slack: Any, gorgias: Any,
+    llm: Any = None,
 ) -> list[Check]:
     async def database() -> str:
         await ping_database(engine)
@@ -47,8 +48,9 @@ def build_checks(
         return f"{detail}, answered in {latency * 1000:.0f} ms"
 
     async def llm_check() -> str:
-        if settings.openai_api_key is None:
+        if llm is None:
             return "offline classifier only"
+        await llm.models.list(timeout=2.0)
         return f"model {settings.llm_model}"
 
     return [

@@ -68,7 +68,7 @@ async def classify(settings: Settings, text: str, *, as_json: bool) -> int:
     from bot.assistant_setup import build_cascade
 
     async with build_cascade(settings) as cascade:
-        decision = await cascade.classify(text)
+        decision = await cascade.decide(text)
     result = {"intent": decision.intent, "confidence": round(decision.confidence, 4),
               "stage": decision.stage}
     if as_json:

@@ -18,15 +18,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import __version__
+from bot.assistant_setup import build_engine, llm_client
 from bot.checks import build_checks
 from bot.db.audit import AuditLog
 from bot.db.engine import make_engine, sessionmaker
 from bot.db.events import ProcessedEvents
 from bot.db.jobs import JobQueue
 from bot.db.links import TicketLinks
+from bot.db.turns import Turns
 from bot.health import HealthChecker
 from bot.metrics import Metrics
 from bot.server import ServerParts, build_web_app
@@ -100,6 +103,27 @@ class Runtime:
             "circuits": {"gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"},
         }
 
+    async def status_report(self) -> dict[str, Any]:
+        """What `/ticketbolt status` shows: every dependency check, then the facts of `stats()`.
+
+        Checks run first, so the circuit state and rate-limit headroom reflect their Gorgias
+        call. With the database down the checks still report; only the facts are missing.
+        """
+        checks = await self.health.run()
+        report: dict[str, Any] = {"checks": [c.as_json() for c in checks]}
+        try:
+            report.update(await self.stats())
+        except SQLAlchemyError as exc:  # the database check above already says what is wrong
+            report["stats_error"] = type(exc).__name__
+        usage = self.gorgias.rate_limit if self.gorgias else None
+        report["gorgias_rate_limit"] = None if usage is None else {
+            "used": usage.used, "limit": usage.limit, "headroom": usage.headroom,
+        }
+        report["circuits"] = {
+            "gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"
+        }
+        return report
+
 
 def slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -166,6 +190,11 @@ async def open_runtime(
             stack.push_async_callback(http.aclose)
             gorgias = gorgias_client(settings, redis, metrics, http)
 
+        llm = llm_client(settings)
+        if llm is not None:
+            stack.push_async_callback(llm.close)
+        assistant = build_engine(settings, cache, llm)
+
         queue = JobQueue(
             sessions, lease_seconds=settings.job_lease_seconds,
             max_attempts=settings.job_max_attempts, backoff_base=settings.job_backoff_base,
@@ -182,6 +211,7 @@ async def open_runtime(
                 assistant_rate_per_minute=settings.assistant_rate_per_minute,
             ),
             jobs=queue, links=links, audit=audit, slack=slack, gorgias=gorgias,
+            assistant=assistant, turns=Turns(sessions), cache=cache,
         )
         signing = settings.slack_signing_secret
         # Without a bot token there is no Slack app to serve (operator commands still work).
@@ -189,7 +219,7 @@ async def open_runtime(
             client=slack, signing_secret=signing.get_secret_value() if signing else None,
             events=events, metrics=metrics, deps=deps,
         ) if settings.slack_bot_token else None
-        health = HealthChecker(build_checks(settings, engine, cache, slack, gorgias))
+        health = HealthChecker(build_checks(settings, engine, cache, slack, gorgias, llm))
         runtime = Runtime(
             settings=settings, metrics=metrics, engine=engine, cache=cache, redis=redis,
             slack=slack, gorgias=gorgias, deps=deps, queue=queue, links=links, events=events,

@@ -17,6 +17,15 @@ def register_all(app: Any, deps: Deps) -> None:
 
 
 def _features() -> list[Any]:
-    from handlers import reactions
+    """Feature modules in registration order; `messages` follows those that add consumers."""
+    import importlib
 
-    return [reactions]
+    names = ["reactions", "assistant", "sync", "commands", "shortcuts", "messages"]
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(f"handlers.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"handlers.{name}":
+                raise
+    return modules

@@ -72,6 +72,8 @@ class AuditSink(Protocol):
 
 
 JobHandler = Callable[[JobLike], Awaitable[None]]
+# A feature's interest in Slack messages: called with (body, event) before the ack, must be fast.
+MessageConsumer = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 class PermanentJobError(Exception):
@@ -104,7 +106,11 @@ class Deps:
     gorgias: Any = None  # integrations.gorgias.GorgiasClient, or None when not configured
     assistant: Any = None  # handlers.assistant.Assistant engine parts, set by the composition root
     status: Any = None  # a callable report source for /ticketbolt status
+    turns: Any = None  # the assistant's conversation store (bot.db.turns.Turns)
+    cache: Any = None  # cache.base.Cache, for per-user limits
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+    message_consumers: list[MessageConsumer] = field(default_factory=list)
+    mention_consumers: list[MessageConsumer] = field(default_factory=list)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -81,6 +81,7 @@ class LlmEmulator:
     async def start(self) -> None:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -104,6 +105,15 @@ class LlmEmulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """The model list health checks read; the emulator serves any model name it is asked."""
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(
+                401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+            )
+        model = {"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "emulator"}
+        return web.json_response({"object": "list", "data": [model]})
 
     async def _completions(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":

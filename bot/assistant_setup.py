@@ -1,0 +1,79 @@
+"""Builds the assistant's parts from settings: encoder, classifiers, knowledge base, LLM, caches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import openai
+
+from bot.settings import Settings
+from cache.base import Cache
+from cache.layers import CacheLayers
+from cache.memory import MemoryCache
+from handlers.assistant_engine import AssistantEngine
+from integrations.intents.cascade import IntentCascade
+from integrations.intents.config import load_intents
+from integrations.intents.kb import KnowledgeBase
+from integrations.intents.offline import OfflineClassifier, load_encoder
+from integrations.llm.client import LlmClassifier, LlmWriter
+
+MODEL_CACHE = Path(".ticketbolt-cache")
+
+
+class AssistantSetupError(Exception):
+    """The intents file or knowledge base cannot be used; the message names the setting."""
+
+
+def llm_client(settings: Settings) -> openai.AsyncOpenAI | None:
+    if settings.openai_api_key is None:
+        return None
+    return openai.AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout,
+        max_retries=2,
+    )
+
+
+def build_engine(
+    settings: Settings, cache: Cache, llm: openai.AsyncOpenAI | None
+) -> AssistantEngine:
+    try:
+        intents = load_intents(settings.intents_path)
+    except (OSError, ValueError) as exc:
+        raise AssistantSetupError(f"TICKETBOLT_INTENTS: {exc}") from exc
+    encoder = load_encoder()
+    offline = OfflineClassifier.from_config(
+        encoder, intents, threshold=settings.intent_threshold, cache_dir=MODEL_CACHE
+    )
+    try:
+        kb = KnowledgeBase.from_dir(encoder, settings.kb_dir)
+    except (OSError, ValueError) as exc:
+        raise AssistantSetupError(f"TICKETBOLT_KB_DIR: {exc}") from exc
+    missing = {i.kb_topic for i in intents.intents if i.kb_topic} - kb.topics
+    if missing:
+        raise AssistantSetupError(
+            f"TICKETBOLT_KB_DIR: no knowledge-base file for topics {sorted(missing)} "
+            "named by TICKETBOLT_INTENTS"
+        )
+    layers = CacheLayers(
+        cache, intents_ttl=settings.cache_ttl_intents, kb_ttl=settings.cache_ttl_kb,
+        responses_ttl=settings.cache_ttl_responses,
+        price_per_1k_tokens=settings.llm_price_per_1k_tokens,
+    )
+    classifier = LlmClassifier(llm, settings.llm_model, intents) if llm else None
+    writer = LlmWriter(llm, settings.llm_model) if llm else None
+    cascade = IntentCascade(offline, classifier, layers.intents, settings.intent_threshold)
+    return AssistantEngine(cascade, intents, kb, layers, writer)
+
+
+@asynccontextmanager
+async def build_cascade(settings: Settings) -> AsyncIterator[IntentCascade]:
+    """The cascade alone, for `ticketbolt classify` (in-process cache only)."""
+    async with AsyncExitStack() as stack:
+        llm = llm_client(settings)
+        if llm is not None:
+            stack.push_async_callback(llm.close)
+        yield build_engine(settings, MemoryCache(), llm).cascade

@@ -1,0 +1,96 @@
+"""The customer assistant: DMs, mentions and assistant channels get an answer or a hand-off."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from handlers.assistant_handoff import Handoff
+from handlers.deps import Deps, JobLike
+from handlers.filters import is_human_message
+
+log = logging.getLogger(__name__)
+
+SLACK_EVENTS: tuple[str, ...] = ()  # messages arrive through handlers.messages
+SCOPES = {
+    "chat:write": "the assistant's answers",
+    "users:read": "the customer's name for a hand-off ticket",
+    "users:read.email": "the customer's e-mail picks the Gorgias customer",
+}
+REFUSAL = ("You're sending messages faster than I can answer. Please wait a minute, then "
+           "write again — nothing you sent is lost.")
+
+
+def conversation_of(team: str, channel: str, event: dict[str, Any], in_dm: bool) -> tuple[str, str]:
+    """(conversation key, thread to answer in); top-level DMs are one running conversation."""
+    thread = event.get("thread_ts")
+    if thread:
+        return f"{team}:{channel}:{thread}", thread
+    if in_dm:
+        return f"{team}:{channel}:dm", ""
+    return f"{team}:{channel}:{event['ts']}", event["ts"]
+
+
+def register(app: Any, deps: Deps) -> None:
+    del app  # messages come through the router in handlers.messages
+    config = deps.config
+    handoff = Handoff(deps)
+
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        in_dm = event.get("channel_type") == "im"
+        if in_dm or event.get("channel") in config.assistant_channels:
+            await record(body, event, in_dm=in_dm)
+
+    async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # In assistant channels the message itself is already answered; answer mentions elsewhere.
+        if event.get("channel") not in config.assistant_channels:
+            await record(body, event, in_dm=False)
+
+    async def record(body: dict[str, Any], event: dict[str, Any], *, in_dm: bool) -> None:
+        if not is_human_message(event) or deps.assistant is None:
+            return
+        team, channel, user = str(body.get("team_id", "")), event["channel"], event["user"]
+        if not in_dm and event.get("thread_ts") and await deps.links.by_thread(
+            team, channel, event["thread_ts"]
+        ):
+            return  # a ticketed thread belongs to the people working the ticket
+        key, thread = conversation_of(team, channel, event, in_dm)
+        # The per-user budget is checked before anything else costs money.
+        count = await deps.cache.incr(f"assistant-rate:{team}:{user}", 60)
+        await deps.jobs.enqueue(
+            "assistant_reply",
+            {"team_id": team, "channel": channel, "user": user, "ts": event["ts"],
+             "text": event.get("text", ""), "thread_ts": thread, "conversation": key,
+             "refused": count > config.assistant_rate_per_minute},
+            key=f"assist:{team}:{channel}:{event['ts']}", order_key=f"conv:{key}",
+            correlation_id=str(body.get("event_id", "")),
+        )
+
+    async def run_reply(job: JobLike) -> None:
+        p = job.payload
+        engine, turns = deps.assistant, deps.turns
+        if p["refused"]:
+            await say(p, REFUSAL)
+            return
+        history = await turns.history(p["conversation"])
+        await turns.add(p["conversation"], p["ts"], "customer", p["user"], p["text"])
+        if any(t.message_ts == f"bot:{p['ts']}" for t in history):
+            return  # answered by an earlier try that died before finishing
+        reply = await engine.reply(p["text"], history)
+        log.info("assistant decided", extra={"intent": reply.intent, "stage": reply.stage,
+                                            "action": reply.action})
+        if reply.action == "handoff":
+            await handoff.request(p, reply.intent, reply.reason)
+            return
+        await say(p, reply.text)
+        label = "clarify" if reply.action == "clarify" else reply.intent
+        await turns.add(p["conversation"], f"bot:{p['ts']}", "bot", "assistant", reply.text, label)
+
+    async def say(p: dict[str, Any], text: str) -> None:
+        await deps.slack.chat_postMessage(channel=p["channel"], thread_ts=p["thread_ts"] or None,
+                                          text=text, unfurl_links=False)
+
+    deps.message_consumers.append(on_message)
+    deps.mention_consumers.append(on_mention)
+    deps.job_handlers["assistant_reply"] = run_reply
+    deps.job_handlers["handoff_ticket"] = handoff.run

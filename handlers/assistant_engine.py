@@ -1,0 +1,132 @@
+"""What the assistant says: classify, then answer from the knowledge base, clarify, or hand off."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from cache.layers import CacheLayers
+from integrations.intents.cascade import Decision, IntentCascade
+from integrations.intents.config import IntentsConfig
+from integrations.intents.kb import KnowledgeBase, Passage
+from integrations.intents.normalize import normalize
+from integrations.llm.client import LlmError, LlmWriter
+
+HUMAN_REQUEST = re.compile(
+    r"\b(human|real person|a person|someone real|representative|live agent|an agent|"
+    r"speak to (?:someone|somebody)|talk to (?:someone|somebody))\b", re.I,
+)
+FRUSTRATION = re.compile(
+    r"\b(useless|ridiculous|unacceptable|terrible|worst|furious|angry|scam|wtf|fed up)\b|!!!",
+    re.I,
+)
+Action = Literal["answer", "clarify", "handoff"]
+
+
+class TurnLike(Protocol):
+    @property
+    def role(self) -> str: ...
+    @property
+    def intent(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    action: Action
+    text: str
+    intent: str
+    stage: str
+    reason: str = ""
+
+
+def frustrated(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+    return shouting or bool(FRUSTRATION.search(text))
+
+
+def no_progress(history: Sequence[TurnLike]) -> bool:
+    """The bot's last reply was already a request to rephrase."""
+    bot_turns = [t for t in history if t.role == "bot"]
+    return bool(bot_turns) and bot_turns[-1].intent == "clarify"
+
+
+def templated(passages: Sequence[Passage]) -> str:
+    best = passages[0]
+    text = best.text.strip()
+    if len(text) > 900:
+        text = text[:900].rsplit(" ", 1)[0] + "…"
+    return f"*{best.title}*\n{text}"
+
+
+class AssistantEngine:
+    """The decision for one customer message, given the conversation so far."""
+
+    def __init__(
+        self,
+        cascade: IntentCascade,
+        intents: IntentsConfig,
+        kb: KnowledgeBase,
+        layers: CacheLayers,
+        writer: LlmWriter | None = None,
+    ):
+        self.cascade = cascade
+        self.intents = intents
+        self.kb = kb
+        self.layers = layers
+        self.writer = writer
+
+    def cache_snapshot(self) -> dict[str, Any]:
+        return self.layers.snapshot()
+
+    async def reply(self, text: str, history: Sequence[TurnLike]) -> Reply:
+        decision = await self.cascade.decide(text)
+        intent = self.intents.get(decision.intent)
+        if HUMAN_REQUEST.search(text):
+            return self._handoff(decision, "asked for a person")
+        if frustrated(text):
+            return self._handoff(decision, "the customer is frustrated")
+        if intent is not None and intent.action == "handoff":
+            return self._handoff(decision, f"{intent.name} needs a person")
+        if decision.uncertain or intent is None or not intent.kb_topic:
+            if no_progress(history):
+                return self._handoff(decision, "two replies without progress")
+            return Reply("clarify", "I'm not sure I understood. Could you say a bit more about "
+                         "your order or question? You can also ask for a person at any time.",
+                         decision.intent, decision.stage)
+        passages = await self._passages(text, intent.kb_topic)
+        if not passages:
+            return self._handoff(decision, "no answer in the knowledge base")
+        answer = await self._write(text, intent.name, passages)
+        return Reply("answer", answer + "\n_Not what you needed? Ask for a person._",
+                     decision.intent, decision.stage)
+
+    def _handoff(self, decision: Decision, reason: str) -> Reply:
+        return Reply("handoff", "", decision.intent, decision.stage, reason)
+
+    async def _passages(self, text: str, topic: str) -> list[Passage]:
+        key = self.layers.kb.key(normalize(text), topic, str(len(self.kb)))
+        cached = await self.layers.kb.get_json(key)
+        if isinstance(cached, list) and cached:
+            return [Passage(**p) for p in cached]
+        passages = self.kb.retrieve(text, k=3, topic=topic)
+        if passages:
+            await self.layers.kb.set_json(key, [p.__dict__ for p in passages])
+        return passages
+
+    async def _write(self, text: str, intent: str, passages: Sequence[Passage]) -> str:
+        if self.writer is None:
+            return templated(passages)
+        key = self.layers.responses.key(normalize(text), intent, self.writer.model, "answer-v1")
+        cached = await self.layers.responses.get_json(key)
+        if isinstance(cached, dict) and cached.get("text"):
+            return str(cached["text"])
+        try:
+            answer = await self.writer.write(text, passages)
+        except LlmError:
+            return templated(passages)  # a failed LLM still leaves a useful, uncached answer
+        await self.layers.responses.set_json(key, {"text": answer.text},
+                                             tokens=answer.usage.total_tokens)
+        return answer.text
