@@ -79,14 +79,14 @@ async def classify(settings: Settings, text: str, *, as_json: bool) -> int:
 
 
 def intents_eval(examples: str, test: str, *, as_json: bool, per_intent: int | None) -> int:
-    from integrations.intents.evaluate import EvalInputError, format_report, run_eval
+    from integrations.intents.evaluate import EvalDataError, format_report, run_eval
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     try:
         report = run_eval(examples, test, per_intent=per_intent, progress=progress)
-    except EvalInputError as exc:
+    except (EvalDataError, OSError) as exc:
         print(f"ticketbolt intents eval: {exc}", file=sys.stderr)
         return 2
     if as_json:

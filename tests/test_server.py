@@ -152,3 +152,19 @@ def test_invalid_setting_is_named() -> None:
     with pytest.raises(Exception, match="TICKETBOLT_PORT"):
         load_settings({"TICKETBOLT_PORT": "eighty"})
     assert json.dumps  # keep the json import meaningful for readers of failures
+
+
+async def test_redis_down_keeps_the_service_ready_on_the_memory_cache(database: Database) -> None:
+    """With REDIS_URL unreachable the service is ready, reports the cache degraded, and works."""
+    async with emulators() as (slack, gorgias), running_app(
+        database, slack, gorgias, REDIS_URL="redis://127.0.0.1:1/0"
+    ) as stack, aiohttp.ClientSession() as http:
+        customer = slack.state.add_user("sam")
+        dm = slack.state.open_dm(customer.id)
+        await slack.user_posts(customer, dm, "hello, what is your return policy?")
+        await eventually(lambda: any(m.user == slack.bot_user.id for m in dm.messages.values()),
+                         what="an answer served while Redis is down")
+        async with http.get(f"{stack.url}/readyz") as response:
+            body = await response.json()
+    cache = next(d for d in body["dependencies"] if d["name"] == "cache")
+    assert (200, "degraded") == (response.status, cache["state"])

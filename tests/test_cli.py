@@ -1,0 +1,80 @@
+"""The `ticketbolt` command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ENV = {k: v for k, v in os.environ.items()
+       if not k.startswith(("SLACK_", "GORGIAS_", "OPENAI_", "TICKETBOLT_", "DATABASE_", "REDIS_"))}
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def write_csv(path: Path, label_column: str, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", label_column])
+        writer.writerows(rows)
+    return path
+
+
+TRAIN = [
+    ("where is my parcel", "tracking"), ("track my order please", "tracking"),
+    ("has my package shipped yet", "tracking"), ("when will my delivery arrive", "tracking"),
+    ("I want my money back", "refund"), ("please refund my purchase", "refund"),
+    ("how do I get a refund", "refund"), ("refund the charge on my card", "refund"),
+]
+TEST = [("where is my package", "tracking"), ("can I get my money back", "refund")]
+
+
+def test_classify_prints_intent_confidence_and_stage(tmp_path: Path) -> None:
+    """`classify --json` answers with the intent, a confidence and the deciding stage."""
+    result = run("classify", "--json", "I would like to speak to a real person", cwd=tmp_path)
+    assert 0 == result.returncode, result.stderr
+    answer = json.loads(result.stdout)
+    assert ("talk_to_human", "offline") == (answer["intent"], answer["stage"])
+    assert 0.0 <= answer["confidence"] <= 1.0
+
+
+def test_intents_eval_json_has_the_contract_keys(tmp_path: Path) -> None:
+    """`intents eval --json` prints one object with the documented keys (label column `label`)."""
+    train = write_csv(tmp_path / "train.csv", "label", TRAIN)
+    test = write_csv(tmp_path / "test.csv", "intent", TEST)
+    result = run("intents", "eval", "--examples", str(train), "--test", str(test), "--json",
+                 cwd=tmp_path)
+    assert 0 == result.returncode, result.stderr
+    report = json.loads(result.stdout)
+    assert {"accuracy", "n", "intents", "coverage", "per_intent", "messages_per_second"} <= set(report)
+    assert (2, 2) == (report["n"], report["intents"])
+
+
+def test_intents_eval_names_a_missing_column(tmp_path: Path) -> None:
+    """A CSV without a label column is refused with a message naming the accepted columns."""
+    train = write_csv(tmp_path / "train.csv", "topic", TRAIN)
+    result = run("intents", "eval", "--examples", str(train), "--test", str(train), cwd=tmp_path)
+    assert 2 == result.returncode
+    assert "intent" in result.stderr
+
+
+def test_run_without_slack_credentials_or_with_bad_settings_says_what_to_set(tmp_path: Path) -> None:
+    """A malformed variable stops start-up with exit 2 and the variable's name."""
+    env = {**ENV, "TICKETBOLT_PORT": "not-a-port"}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert 2 == result.returncode
+    assert "TICKETBOLT_PORT" in result.stderr
+
+
+def test_jobs_retry_requires_an_id(tmp_path: Path) -> None:
+    """`jobs retry` without an id explains how to find one."""
+    result = run("jobs", "retry", cwd=tmp_path)
+    assert 2 == result.returncode
+    assert "jobs list --state failed" in result.stderr
