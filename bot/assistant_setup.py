@@ -59,7 +59,9 @@ def build_engine(
             "named by TICKETBOLT_INTENTS"
         )
     layers = CacheLayers(
-        cache, intents_ttl=settings.cache_ttl_intents, kb_ttl=settings.cache_ttl_kb,
+        cache,
+        intents_ttl=settings.cache_ttl_intents,
+        kb_ttl=settings.cache_ttl_kb,
         responses_ttl=settings.cache_ttl_responses,
         price_per_1k_tokens=settings.llm_price_per_1k_tokens,
     )

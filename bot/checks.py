@@ -14,7 +14,11 @@ from cache.fallback import FallbackCache
 
 
 def build_checks(
-    settings: Settings, engine: AsyncEngine, cache: Cache, slack: Any, gorgias: Any,
+    settings: Settings,
+    engine: AsyncEngine,
+    cache: Cache,
+    slack: Any,
+    gorgias: Any,
     llm: Any = None,
 ) -> list[Check]:
     async def database() -> str:
@@ -57,7 +61,11 @@ def build_checks(
         Check("database", database, required=True, setting="DATABASE_URL"),
         Check("cache", cache_check, required=True, setting="REDIS_URL"),
         Check("slack", slack_check, required=False, setting="SLACK_BOT_TOKEN / SLACK_API_URL"),
-        Check("gorgias", gorgias_check, required=False,
-              setting="GORGIAS_ACCOUNT / GORGIAS_USERNAME / GORGIAS_API_KEY"),
+        Check(
+            "gorgias",
+            gorgias_check,
+            required=False,
+            setting="GORGIAS_ACCOUNT / GORGIAS_USERNAME / GORGIAS_API_KEY",
+        ),
         Check("llm", llm_check, required=False, setting="OPENAI_API_KEY / OPENAI_BASE_URL"),
     ]

@@ -31,8 +31,9 @@ def _settings() -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.sandbox:
-        print(f"ticketbolt: {SANDBOX_HINT}", file=sys.stderr)
-        return 2
+        from bot.sandbox import run_sandbox
+
+        return asyncio.run(run_sandbox(settings))
     problems = settings.problems()
     if problems:
         for variable, why in problems:
@@ -103,10 +104,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ticketbolt", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve Slack (or the sandbox without credentials)").set_defaults(
-        func=cmd_run)
+        func=cmd_run
+    )
     sub.add_parser("worker", help="run only the job worker").set_defaults(func=cmd_worker)
     sub.add_parser("check", help="validate settings and reach every dependency").set_defaults(
-        func=cmd_check)
+        func=cmd_check
+    )
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
@@ -124,14 +127,16 @@ def parser() -> argparse.ArgumentParser:
     evaluate = intents_sub.add_parser("eval", help="score the offline classifier on a test CSV")
     evaluate.add_argument("--examples", required=True, help="training CSV (text, intent)")
     evaluate.add_argument("--test", required=True, help="test CSV (text, intent)")
-    evaluate.add_argument("--per-intent", type=int, default=None,
-                          help="use only N examples per intent (few-shot)")
+    evaluate.add_argument(
+        "--per-intent", type=int, default=None, help="use only N examples per intent (few-shot)"
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_intents_eval)
     gorgias = sub.add_parser("gorgias", help="Gorgias set-up")
     gorgias_sub = gorgias.add_subparsers(dest="gorgias_command", required=True)
-    hook = gorgias_sub.add_parser("register-webhook",
-                                  help="create or update the HTTP integration that calls the bot")
+    hook = gorgias_sub.add_parser(
+        "register-webhook", help="create or update the HTTP integration that calls the bot"
+    )
     hook.add_argument("--url", required=True, help="public URL of POST /gorgias/webhook")
     hook.set_defaults(func=cmd_gorgias)
     bench = sub.add_parser("bench", help="run a benchmark (see docs/performance.md)")
@@ -147,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(result or 0)
 
 
-def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+def print_table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

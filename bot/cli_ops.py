@@ -1,4 +1,4 @@
-"""The work behind the operator commands: check, db upgrade, jobs, classify, webhook registration."""
+"""The work behind the operator commands: check, db upgrade, jobs, classify, webhooks."""
 
 from __future__ import annotations
 
@@ -47,8 +47,11 @@ async def jobs(settings: Settings, action: str, job_id: int | None, state: str |
         await upgrade(runtime.engine)
         if action == "retry":
             if job_id is None:
-                print("ticketbolt jobs retry: give the job id (see 'ticketbolt jobs list "
-                      "--state failed')", file=sys.stderr)
+                print(
+                    "ticketbolt jobs retry: give the job id (see 'ticketbolt jobs list "
+                    "--state failed')",
+                    file=sys.stderr,
+                )
                 return 2
             if not await runtime.queue.requeue(job_id):
                 print(f"job {job_id} is not a failed job", file=sys.stderr)
@@ -57,7 +60,10 @@ async def jobs(settings: Settings, action: str, job_id: int | None, state: str |
             return 0
         listed = await runtime.queue.list(state)
         print_table(
-            [(str(j.id), j.kind, j.state, str(j.attempts), (j.last_error or "")[:60]) for j in listed],
+            [
+                (str(j.id), j.kind, j.state, str(j.attempts), (j.last_error or "")[:60])
+                for j in listed
+            ],
             ("id", "kind", "state", "attempts", "last error"),
         )
         print_json(await runtime.queue.stats())
@@ -69,8 +75,11 @@ async def classify(settings: Settings, text: str, *, as_json: bool) -> int:
 
     async with build_cascade(settings) as cascade:
         decision = await cascade.decide(text)
-    result = {"intent": decision.intent, "confidence": round(decision.confidence, 4),
-              "stage": decision.stage}
+    result = {
+        "intent": decision.intent,
+        "confidence": round(decision.confidence, 4),
+        "stage": decision.stage,
+    }
     if as_json:
         print_json(result)
     else:
@@ -98,16 +107,23 @@ def intents_eval(examples: str, test: str, *, as_json: bool, per_intent: int | N
 
 async def register_webhook(settings: Settings, url: str) -> int:
     if settings.gorgias_webhook_token is None:
-        print("set TICKETBOLT_GORGIAS_WEBHOOK_TOKEN first: Gorgias sends it back in "
-              "X-Ticketbolt-Token", file=sys.stderr)
+        print(
+            "set TICKETBOLT_GORGIAS_WEBHOOK_TOKEN first: Gorgias sends it back in "
+            "X-Ticketbolt-Token",
+            file=sys.stderr,
+        )
         return 2
     async with open_runtime(settings) as runtime:
         if runtime.gorgias is None:
-            print("Gorgias is not configured: set GORGIAS_ACCOUNT, GORGIAS_USERNAME and "
-                  "GORGIAS_API_KEY", file=sys.stderr)
+            print(
+                "Gorgias is not configured: set GORGIAS_ACCOUNT, GORGIAS_USERNAME and "
+                "GORGIAS_API_KEY",
+                file=sys.stderr,
+            )
             return 2
         integration = await runtime.gorgias.register_http_integration(
-            "ticketbolt", url,
+            "ticketbolt",
+            url,
             {"X-Ticketbolt-Token": settings.gorgias_webhook_token.get_secret_value()},
         )
     print(f"HTTP integration {integration.id} calls {url}")

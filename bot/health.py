@@ -58,8 +58,14 @@ class HealthChecker:
         except Exception as exc:
             detail, state = f"{type(exc).__name__}: {exc}"[:300], "down"
         latency = round((time.perf_counter() - started) * 1000, 1)
-        return CheckResult(check.name, state != "down", state, latency, detail,
-                           check.setting if state == "down" else "")
+        return CheckResult(
+            check.name,
+            state != "down",
+            state,
+            latency,
+            detail,
+            check.setting if state == "down" else "",
+        )
 
     async def run(self, *, fresh: bool = False) -> list[CheckResult]:
         async with self._lock:

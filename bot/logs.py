@@ -30,9 +30,7 @@ def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
-        return {
-            k: REDACTED if SECRET_KEYS.search(str(k)) else _redact(v) for k, v in value.items()
-        }
+        return {k: REDACTED if SECRET_KEYS.search(str(k)) else _redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact(v) for v in value]
     return value
@@ -84,8 +82,16 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.handlers = [handler]
     root.setLevel(level.upper())
     # These libraries log request URLs and bodies at INFO/DEBUG; keep them to warnings.
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "openai", "slack_bolt", "slack_sdk",
-                  "alembic", "httpx2"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "aiohttp.access",
+        "openai",
+        "slack_bolt",
+        "slack_sdk",
+        "alembic",
+        "httpx2",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -41,7 +41,9 @@ class Metrics:
             "ticketbolt_queue_oldest_queued_seconds", "Age of the oldest queued job", registry=r
         )
         self.cache_requests = Counter(
-            "ticketbolt_cache_requests", "Cache lookups by layer and result", ["layer", "result"],
+            "ticketbolt_cache_requests",
+            "Cache lookups by layer and result",
+            ["layer", "result"],
             registry=r,
         )
         self.cache_hit_rate = Gauge(
@@ -51,12 +53,16 @@ class Metrics:
             "ticketbolt_cache_tokens_saved", "LLM tokens saved by cache hits", ["layer"], registry=r
         )
         self.dependency_up = Gauge(
-            "ticketbolt_dependency_up", "1 when a dependency answered its last check", ["name"],
+            "ticketbolt_dependency_up",
+            "1 when a dependency answered its last check",
+            ["name"],
             registry=r,
         )
         self.assistant_messages = Counter(
-            "ticketbolt_assistant_messages", "Assistant messages by stage and outcome",
-            ["stage", "outcome"], registry=r,
+            "ticketbolt_assistant_messages",
+            "Assistant messages by stage and outcome",
+            ["stage", "outcome"],
+            registry=r,
         )
 
     def render(self) -> bytes:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.container import Runtime, open_runtime
 from bot.db.migrate import upgrade
@@ -35,27 +36,32 @@ async def serve(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Runtime, web.AppRunner], Awaitable[None]] | None = None,
     with_worker: bool = True,
+    extra_routes: Sequence[web.RouteDef] = (),
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop`): stop accepting, finish in-flight, close clients."""
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     async with open_runtime(settings) as runtime:
+        # Added before the runner freezes the application (the sandbox serves its page here).
+        runtime.web_app.add_routes(extra_routes)
         await upgrade(runtime.engine)
         runner = await start_http(runtime, settings.host, settings.port)
         socket_handler = None
-        if settings.socket_mode and settings.slack_app_token:
-            # Created here because its client needs the running loop.
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
+        if settings.socket_mode and settings.slack_app_token and runtime.bolt is not None:
+            # Created here, not earlier: its client needs the running loop.
             socket_handler = AsyncSocketModeHandler(
                 runtime.bolt, settings.slack_app_token.get_secret_value(), web_client=runtime.slack
             )
-            await socket_handler.connect_async()
-        worker_task = (
-            asyncio.create_task(runtime.worker().run(stop)) if with_worker else None
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
+        worker_task = asyncio.create_task(runtime.worker().run(stop)) if with_worker else None
+        log.info(
+            "ticketbolt serving",
+            extra={
+                "host": settings.host,
+                "port": settings.port,
+                "socket_mode": settings.socket_mode,
+            },
         )
-        log.info("ticketbolt serving", extra={"host": settings.host, "port": settings.port,
-                                              "socket_mode": settings.socket_mode})
         if on_ready is not None:
             await on_ready(runtime, runner)
         try:
@@ -63,7 +69,7 @@ async def serve(
         finally:
             log.info("shutting down")
             if socket_handler is not None:
-                await socket_handler.close_async()
+                await socket_handler.close_async()  # type: ignore[no-untyped-call]  # as above
             await runner.cleanup()
             if worker_task is not None:
                 await worker_task

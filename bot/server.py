@@ -73,32 +73,42 @@ def build_web_app(parts: ServerParts) -> web.Application:
             metrics.dependency_up.labels(result.name).set(1 if result.ok else 0)
         ready = parts.health.ready(results)
         return web.json_response(
-            {"status": "ready" if ready else "not ready",
-             "dependencies": [r.as_json() for r in results]},
+            {
+                "status": "ready" if ready else "not ready",
+                "dependencies": [r.as_json() for r in results],
+            },
             status=200 if ready else 503,
         )
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         await parts.stats()  # refreshes the queue and cache gauges
-        return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8",
-                            headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            body=metrics.render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
 
     async def admin_stats(request: web.Request) -> web.Response:
         if not parts.admin_token:
-            return web.json_response({"error": "admin API disabled: set TICKETBOLT_ADMIN_TOKEN"},
-                                     status=404)
+            return web.json_response(
+                {"error": "admin API disabled: set TICKETBOLT_ADMIN_TOKEN"}, status=404
+            )
         if not bearer_ok(request, parts.admin_token):
-            return web.json_response({"error": "unauthorized"}, status=401,
-                                     headers={"WWW-Authenticate": "Bearer"})
+            return web.json_response(
+                {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return web.json_response(await parts.stats())
 
     app = web.Application(client_max_size=parts.max_body_bytes, middlewares=[count_requests])
-    app.add_routes([
-        web.post("/slack/events", slack_events),
-        web.get("/healthz", healthz),
-        web.get("/readyz", readyz),
-        web.get("/metrics", metrics_endpoint),
-        web.get("/admin/stats", admin_stats),
-        *parts.extra_routes,
-    ])
+    app.add_routes(
+        [
+            web.post("/slack/events", slack_events),
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics_endpoint),
+            web.get("/admin/stats", admin_stats),
+            *parts.extra_routes,
+        ]
+    )
     return app

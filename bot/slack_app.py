@@ -1,4 +1,4 @@
-"""Builds the Bolt `AsyncApp`: signature checks, event de-duplication, correlation ids, catch-all."""
+"""Builds the Bolt `AsyncApp`: signatures, event de-duplication, correlation ids, errors."""
 
 from __future__ import annotations
 

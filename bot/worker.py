@@ -68,7 +68,9 @@ class Worker:
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._queue.wakeup.wait())]
         if self._running:
             waiters.append(asyncio.create_task(asyncio.wait(list(self._running))))  # type: ignore[arg-type]
-        _, pending = await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        _, pending = await asyncio.wait(
+            waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+        )
         for waiter in pending:
             waiter.cancel()
 
@@ -96,17 +98,21 @@ class Worker:
             raise
         except PermanentJobError as exc:
             outcome = "failed"
-            log.warning("job failed permanently", extra={"job_id": job.id, "kind": job.kind,
-                                                         "error": str(exc)})
+            log.warning(
+                "job failed permanently",
+                extra={"job_id": job.id, "kind": job.kind, "error": str(exc)},
+            )
             await self._queue.fail(
                 JobRecord(**{**job.__dict__, "attempts": job.max_attempts}), self.owner, str(exc)
             )
         except Exception as exc:
             state = await self._queue.fail(job, self.owner, f"{type(exc).__name__}: {exc}")
             outcome = "failed" if state == "failed" else "retry"
-            log.warning("job attempt failed", extra={"job_id": job.id, "kind": job.kind,
-                                                     "attempt": job.attempts, "next": state},
-                        exc_info=exc)
+            log.warning(
+                "job attempt failed",
+                extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "next": state},
+                exc_info=exc,
+            )
         else:
             await self._queue.complete(job, self.owner)
         finally:

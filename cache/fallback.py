@@ -53,7 +53,9 @@ class FallbackCache:
                 result = await op(self._primary)
             except CacheUnavailable as exc:
                 if self._down_until == 0.0 or not self.degraded:
-                    log.warning("cache primary unavailable, using %s: %s", self._secondary.backend, exc)
+                    log.warning(
+                        "cache primary unavailable, using %s: %s", self._secondary.backend, exc
+                    )
                 self._down_until = self._clock() + self._retry_after
             else:
                 self._down_until = 0.0

@@ -17,8 +17,10 @@ SCOPES = {
     "users:read": "the customer's name for a hand-off ticket",
     "users:read.email": "the customer's e-mail picks the Gorgias customer",
 }
-REFUSAL = ("You're sending messages faster than I can answer. Please wait a minute, then "
-           "write again — nothing you sent is lost.")
+REFUSAL = (
+    "You're sending messages faster than I can answer. Please wait a minute, then "
+    "write again — nothing you sent is lost."
+)
 
 
 def conversation_of(team: str, channel: str, event: dict[str, Any], in_dm: bool) -> tuple[str, str]:
@@ -50,8 +52,10 @@ def register(app: Any, deps: Deps) -> None:
         if not is_human_message(event) or deps.assistant is None:
             return
         team, channel, user = str(body.get("team_id", "")), event["channel"], event["user"]
-        if not in_dm and event.get("thread_ts") and await deps.links.by_thread(
-            team, channel, event["thread_ts"]
+        if (
+            not in_dm
+            and event.get("thread_ts")
+            and await deps.links.by_thread(team, channel, event["thread_ts"])
         ):
             return  # a ticketed thread belongs to the people working the ticket
         key, thread = conversation_of(team, channel, event, in_dm)
@@ -59,10 +63,18 @@ def register(app: Any, deps: Deps) -> None:
         count = await deps.cache.incr(f"assistant-rate:{team}:{user}", 60)
         await deps.jobs.enqueue(
             "assistant_reply",
-            {"team_id": team, "channel": channel, "user": user, "ts": event["ts"],
-             "text": event.get("text", ""), "thread_ts": thread, "conversation": key,
-             "refused": count > config.assistant_rate_per_minute},
-            key=f"assist:{team}:{channel}:{event['ts']}", order_key=f"conv:{key}",
+            {
+                "team_id": team,
+                "channel": channel,
+                "user": user,
+                "ts": event["ts"],
+                "text": event.get("text", ""),
+                "thread_ts": thread,
+                "conversation": key,
+                "refused": count > config.assistant_rate_per_minute,
+            },
+            key=f"assist:{team}:{channel}:{event['ts']}",
+            order_key=f"conv:{key}",
             correlation_id=str(body.get("event_id", "")),
         )
 
@@ -77,8 +89,10 @@ def register(app: Any, deps: Deps) -> None:
         if any(t.message_ts == f"bot:{p['ts']}" for t in history):
             return  # answered by an earlier try that died before finishing
         reply = await engine.reply(p["text"], history)
-        log.info("assistant decided", extra={"intent": reply.intent, "stage": reply.stage,
-                                            "action": reply.action})
+        log.info(
+            "assistant decided",
+            extra={"intent": reply.intent, "stage": reply.stage, "action": reply.action},
+        )
         if reply.action == "handoff":
             await handoff.request(p, reply.intent, reply.reason)
             return
@@ -87,8 +101,9 @@ def register(app: Any, deps: Deps) -> None:
         await turns.add(p["conversation"], f"bot:{p['ts']}", "bot", "assistant", reply.text, label)
 
     async def say(p: dict[str, Any], text: str) -> None:
-        await deps.slack.chat_postMessage(channel=p["channel"], thread_ts=p["thread_ts"] or None,
-                                          text=text, unfurl_links=False)
+        await deps.slack.chat_postMessage(
+            channel=p["channel"], thread_ts=p["thread_ts"] or None, text=text, unfurl_links=False
+        )
 
     deps.message_consumers.append(on_message)
     deps.mention_consumers.append(on_mention)

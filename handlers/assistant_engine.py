@@ -9,14 +9,15 @@ from typing import Any, Literal, Protocol
 
 from cache.layers import CacheLayers
 from integrations.intents.cascade import Decision, IntentCascade
-from integrations.intents.config import IntentsConfig
+from integrations.intents.config import Intent, IntentsConfig
 from integrations.intents.kb import KnowledgeBase, Passage
 from integrations.intents.normalize import normalize
 from integrations.llm.client import LlmError, LlmWriter
 
 HUMAN_REQUEST = re.compile(
     r"\b(human|real person|a person|someone real|representative|live agent|an agent|"
-    r"speak to (?:someone|somebody)|talk to (?:someone|somebody))\b", re.I,
+    r"speak to (?:someone|somebody)|talk to (?:someone|somebody))\b",
+    re.I,
 )
 FRUSTRATION = re.compile(
     r"\b(useless|ridiculous|unacceptable|terrible|worst|furious|angry|scam|wtf|fed up)\b|!!!",
@@ -53,6 +54,21 @@ def no_progress(history: Sequence[TurnLike]) -> bool:
     return bool(bot_turns) and bot_turns[-1].intent == "clarify"
 
 
+def handoff_reason(
+    text: str, intent: Intent | None, *, unsure: bool, history: Sequence[TurnLike]
+) -> str:
+    """Why this message goes to a person, or "" when the assistant may answer it."""
+    if HUMAN_REQUEST.search(text):
+        return "asked for a person"
+    if frustrated(text):
+        return "the customer is frustrated"
+    if intent is not None and intent.action == "handoff":
+        return f"{intent.name} needs a person"
+    if unsure and no_progress(history):
+        return "two replies without progress"
+    return ""
+
+
 def templated(passages: Sequence[Passage]) -> str:
     best = passages[0]
     text = best.text.strip()
@@ -84,24 +100,28 @@ class AssistantEngine:
     async def reply(self, text: str, history: Sequence[TurnLike]) -> Reply:
         decision = await self.cascade.decide(text)
         intent = self.intents.get(decision.intent)
-        if HUMAN_REQUEST.search(text):
-            return self._handoff(decision, "asked for a person")
-        if frustrated(text):
-            return self._handoff(decision, "the customer is frustrated")
-        if intent is not None and intent.action == "handoff":
-            return self._handoff(decision, f"{intent.name} needs a person")
-        if decision.uncertain or intent is None or not intent.kb_topic:
-            if no_progress(history):
-                return self._handoff(decision, "two replies without progress")
-            return Reply("clarify", "I'm not sure I understood. Could you say a bit more about "
-                         "your order or question? You can also ask for a person at any time.",
-                         decision.intent, decision.stage)
+        unsure = decision.uncertain or intent is None or not intent.kb_topic
+        reason = handoff_reason(text, intent, unsure=unsure, history=history)
+        if reason:
+            return self._handoff(decision, reason)
+        if unsure or intent is None or not intent.kb_topic:
+            return Reply(
+                "clarify",
+                "I'm not sure I understood. Could you say a bit more about "
+                "your order or question? You can also ask for a person at any time.",
+                decision.intent,
+                decision.stage,
+            )
         passages = await self._passages(text, intent.kb_topic)
         if not passages:
             return self._handoff(decision, "no answer in the knowledge base")
         answer = await self._write(text, intent.name, passages)
-        return Reply("answer", answer + "\n_Not what you needed? Ask for a person._",
-                     decision.intent, decision.stage)
+        return Reply(
+            "answer",
+            answer + "\n_Not what you needed? Ask for a person._",
+            decision.intent,
+            decision.stage,
+        )
 
     def _handoff(self, decision: Decision, reason: str) -> Reply:
         return Reply("handoff", "", decision.intent, decision.stage, reason)
@@ -127,6 +147,7 @@ class AssistantEngine:
             answer = await self.writer.write(text, passages)
         except LlmError:
             return templated(passages)  # a failed LLM still leaves a useful, uncached answer
-        await self.layers.responses.set_json(key, {"text": answer.text},
-                                             tokens=answer.usage.total_tokens)
+        await self.layers.responses.set_json(
+            key, {"text": answer.text}, tokens=answer.usage.total_tokens
+        )
         return answer.text

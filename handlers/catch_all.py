@@ -6,12 +6,14 @@ import logging
 import re
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
+
 from handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
 
-def register(app: Any, deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     del deps
 
     @app.event(re.compile(".*"))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
+
 from handlers.deps import Deps
 
 SLACK_EVENTS = ("message.channels", "message.groups", "message.im", "app_mention")
@@ -20,7 +22,7 @@ SCOPES = {
 }
 
 
-def register(app: Any, deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("message")
     async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
         for consume in deps.message_consumers:

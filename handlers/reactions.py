@@ -1,9 +1,11 @@
-"""Emoji ticketing: 🎫 records a create job, ✅ a close job, removing ✅ a reopen job; the worker runs them."""
+"""Emoji ticketing: 🎫 records a create job, ✅ a close job, un-✅ a reopen job, for the worker."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from slack_bolt.async_app import AsyncApp
 
 from handlers import blocks
 from handlers.deps import Deps, JobLike
@@ -33,7 +35,7 @@ def message_key(team_id: str, channel_id: str, ts: str) -> str:
     return f"{team_id}:{channel_id}:{ts}"
 
 
-def register(app: Any, deps: Deps) -> None:
+def register(app: AsyncApp, deps: Deps) -> None:
     config = deps.config
     service = TicketService(deps)
 
@@ -56,21 +58,29 @@ def register(app: Any, deps: Deps) -> None:
         team_id = str(body.get("team_id") or "")
         key = message_key(team_id, item["channel"], item["ts"])
         payload = {
-            "team_id": team_id, "channel": item["channel"], "ts": item["ts"],
+            "team_id": team_id,
+            "channel": item["channel"],
+            "ts": item["ts"],
             "user": event.get("user", ""),
         }
         event_id = str(body.get("event_id") or "")
         if name == config.create_reaction and added:
             # Every agent and every retry maps to the same key: the unique index keeps one job.
             await deps.jobs.enqueue(
-                "create_ticket", payload, key=f"create:{key}", order_key=key,
+                "create_ticket",
+                payload,
+                key=f"create:{key}",
+                order_key=key,
                 correlation_id=event_id,
             )
         elif name == config.resolve_reaction:
             status = "closed" if added else "open"
             await deps.jobs.enqueue(
-                "set_status", {**payload, "status": status}, key=f"status:{event_id or key}",
-                order_key=key, correlation_id=event_id,
+                "set_status",
+                {**payload, "status": status},
+                key=f"status:{event_id or key}",
+                order_key=key,
+                correlation_id=event_id,
             )
 
     async def run_create(job: JobLike) -> None:

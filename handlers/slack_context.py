@@ -11,8 +11,14 @@ from handlers.deps import PermanentJobError
 from integrations.slack.text import find_emails, mentioned_ids, render_plain
 
 # Slack errors that will not go away on retry: the message or channel is gone or out of reach.
-GONE = {"thread_not_found", "message_not_found", "channel_not_found", "not_in_channel",
-        "is_archived", "missing_scope"}
+GONE = {
+    "thread_not_found",
+    "message_not_found",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "missing_scope",
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ class MessageContext:
 
 
 class SlackReader:
-    """Caches people and channel names for one job, so a message with ten mentions costs one call each."""
+    """Caches people and channel names for one job: ten mentions of one person cost one call."""
 
     def __init__(self, client: Any, team_id: str):
         self._client = client
@@ -56,11 +62,18 @@ class SlackReader:
             user = (await self._client.users_info(user=user_id))["user"]
             profile = user.get("profile") or {}
             name = (
-                profile.get("display_name") or profile.get("real_name")
-                or user.get("real_name") or user.get("name") or user_id
+                profile.get("display_name")
+                or profile.get("real_name")
+                or user.get("real_name")
+                or user.get("name")
+                or user_id
             )
             self._people[user_id] = Person(
-                user_id, name, profile.get("email"), user.get("team_id"), bool(user.get("is_bot")),
+                user_id,
+                name,
+                profile.get("email"),
+                user.get("team_id"),
+                bool(user.get("is_bot")),
             )
         return self._people[user_id]
 
@@ -81,15 +94,19 @@ class SlackReader:
         channels = {cid: await self.channel_name(cid) for cid in channel_ids}
         return render_plain(text, users, channels)
 
-    async def message(self, channel_id: str, ts: str, *, with_thread: bool = True) -> MessageContext:
-        """The message at `ts` (top-level or a reply) and, for a thread parent, its replies so far."""
+    async def message(
+        self, channel_id: str, ts: str, *, with_thread: bool = True
+    ) -> MessageContext:
+        """The message at `ts` (top-level or a reply) and, for a thread parent, its replies."""
         try:
             found = await self._client.conversations_replies(
                 channel=channel_id, ts=ts, limit=1, inclusive=True
             )
         except SlackApiError as exc:
             if exc.response.get("error") in GONE:
-                raise PermanentJobError(f"message unavailable: {exc.response.get('error')}") from exc
+                raise PermanentJobError(
+                    f"message unavailable: {exc.response.get('error')}"
+                ) from exc
             raise
         messages = found.get("messages") or []
         message = next((m for m in messages if m.get("ts") == ts), None)

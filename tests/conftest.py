@@ -1,4 +1,4 @@
-"""Shared fixtures: the real PostgreSQL and Redis servers, with a clear skip (or failure in CI) without them."""
+"""Shared fixtures: the real PostgreSQL and Redis servers; a clear skip (or CI failure) without."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ async def redis_client(redis_url: str) -> AsyncIterator[object]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest, tmp_path: object, unique: str) -> AsyncIterator[object]:
+async def database(
+    request: pytest.FixtureRequest, tmp_path: object, unique: str
+) -> AsyncIterator[object]:
     """A migrated database on SQLite (a temp file) or on the real PostgreSQL (a private schema).
 
     Yields a `tests.support.db.Database` with the engine, the URL and the search path, and

@@ -9,13 +9,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENV = {k: v for k, v in os.environ.items()
-       if not k.startswith(("SLACK_", "GORGIAS_", "OPENAI_", "TICKETBOLT_", "DATABASE_", "REDIS_"))}
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("SLACK_", "GORGIAS_", "OPENAI_", "TICKETBOLT_", "DATABASE_", "REDIS_"))
+}
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def write_csv(path: Path, label_column: str, rows: list[tuple[str, str]]) -> Path:
@@ -27,10 +37,14 @@ def write_csv(path: Path, label_column: str, rows: list[tuple[str, str]]) -> Pat
 
 
 TRAIN = [
-    ("where is my parcel", "tracking"), ("track my order please", "tracking"),
-    ("has my package shipped yet", "tracking"), ("when will my delivery arrive", "tracking"),
-    ("I want my money back", "refund"), ("please refund my purchase", "refund"),
-    ("how do I get a refund", "refund"), ("refund the charge on my card", "refund"),
+    ("where is my parcel", "tracking"),
+    ("track my order please", "tracking"),
+    ("has my package shipped yet", "tracking"),
+    ("when will my delivery arrive", "tracking"),
+    ("I want my money back", "refund"),
+    ("please refund my purchase", "refund"),
+    ("how do I get a refund", "refund"),
+    ("refund the charge on my card", "refund"),
 ]
 TEST = [("where is my package", "tracking"), ("can I get my money back", "refund")]
 
@@ -48,11 +62,14 @@ def test_intents_eval_json_has_the_contract_keys(tmp_path: Path) -> None:
     """`intents eval --json` prints one object with the documented keys (label column `label`)."""
     train = write_csv(tmp_path / "train.csv", "label", TRAIN)
     test = write_csv(tmp_path / "test.csv", "intent", TEST)
-    result = run("intents", "eval", "--examples", str(train), "--test", str(test), "--json",
-                 cwd=tmp_path)
+    result = run(
+        "intents", "eval", "--examples", str(train), "--test", str(test), "--json", cwd=tmp_path
+    )
     assert 0 == result.returncode, result.stderr
     report = json.loads(result.stdout)
-    assert {"accuracy", "n", "intents", "coverage", "per_intent", "messages_per_second"} <= set(report)
+    assert {"accuracy", "n", "intents", "coverage", "per_intent", "messages_per_second"} <= set(
+        report
+    )
     assert (2, 2) == (report["n"], report["intents"])
 
 
@@ -64,11 +81,20 @@ def test_intents_eval_names_a_missing_column(tmp_path: Path) -> None:
     assert "intent" in result.stderr
 
 
-def test_run_without_slack_credentials_or_with_bad_settings_says_what_to_set(tmp_path: Path) -> None:
+def test_run_without_slack_credentials_or_with_bad_settings_says_what_to_set(
+    tmp_path: Path,
+) -> None:
     """A malformed variable stops start-up with exit 2 and the variable's name."""
     env = {**ENV, "TICKETBOLT_PORT": "not-a-port"}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert 2 == result.returncode
     assert "TICKETBOLT_PORT" in result.stderr
 

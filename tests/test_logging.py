@@ -28,8 +28,12 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 def test_tokens_and_emails_never_reach_the_output(captured: io.StringIO) -> None:
     """A token in a message, a field, a nested dict or a library's log line is redacted."""
     log = structlog.get_logger("test")
-    log.info(f"calling Slack with {TOKEN}", user_email="dana@shop.example",
-             headers={"Authorization": f"Bearer {TOKEN}"}, api_key="sk-live-secret-value-123")
+    log.info(
+        f"calling Slack with {TOKEN}",
+        user_email="dana@shop.example",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        api_key="sk-live-secret-value-123",
+    )
     logging.getLogger("slack_sdk.web").warning("request with token=%s failed", TOKEN)
     logging.getLogger("other").error("customer mail dana@shop.example bounced")
     output = captured.getvalue()

@@ -49,8 +49,10 @@ METHOD_SCOPES: dict[str, str | None] = {
 def schema_registry() -> Registry[Any]:
     """Map the schema's remote $refs onto the local copies, so validation needs no network."""
     registry: Registry[Any] = Registry()
-    for local, remote in (("v1.json", "manifest.schema.1.0.0.json"),
-                          ("v2.json", "manifest.schema.2.0.0.json")):
+    for local, remote in (
+        ("v1.json", "manifest.schema.1.0.0.json"),
+        ("v2.json", "manifest.schema.2.0.0.json"),
+    ):
         contents = json.loads((SCHEMAS / local).read_text())
         contents.setdefault("$schema", "http://json-schema.org/draft-07/schema#")
         registry = registry.with_resource(REMOTE + remote, Resource.from_contents(contents))

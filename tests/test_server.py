@@ -31,8 +31,9 @@ async def stack(database: Database) -> AsyncIterator[Stack]:
 
 async def test_signed_url_verification_is_answered(stack: Stack) -> None:
     """Slack's url_verification handshake, correctly signed, gets its challenge back."""
-    delivery = await stack.slack.deliver({"type": "url_verification", "challenge": "c-123",
-                                          "token": "x"})
+    delivery = await stack.slack.deliver(
+        {"type": "url_verification", "challenge": "c-123", "token": "x"}
+    )
     assert (200, {"challenge": "c-123"}) == (delivery.status, delivery.json())
 
 
@@ -40,21 +41,27 @@ async def test_signed_url_verification_is_answered(stack: Stack) -> None:
 async def test_bad_or_stale_signatures_are_rejected(stack: Stack, signature: str) -> None:
     """A request signed with another secret, five minutes old, or unsigned gets 401."""
     delivery = await stack.slack.deliver(
-        {"type": "url_verification", "challenge": "c"}, signature=signature  # type: ignore[arg-type]
+        {"type": "url_verification", "challenge": "c"},
+        signature=signature,  # type: ignore[arg-type]
     )
     assert 401 == delivery.status
 
 
 async def test_retried_event_reaches_a_listener_once(stack: Stack) -> None:
-    """One event_id delivered four times (retries 1–3) is processed once; every delivery gets 200."""
+    """One event_id delivered four times (retries 1–3) is processed once; each delivery gets 200."""
     slack = stack.slack
     agent = slack.state.add_user("agent")
     channel = slack.state.add_channel("support", members=[agent.id, slack.bot_user.id])
     ts = await slack.user_posts(agent, channel, "printer on fire")
     envelope = slack.make_event_envelope(
-        {"type": "reaction_added", "user": agent.id, "reaction": "white_check_mark",
-         "item": {"type": "message", "channel": channel.id, "ts": ts}, "item_user": agent.id,
-         "event_ts": ts},
+        {
+            "type": "reaction_added",
+            "user": agent.id,
+            "reaction": "white_check_mark",
+            "item": {"type": "message", "channel": channel.id, "ts": ts},
+            "item_user": agent.id,
+            "event_ts": ts,
+        },
         event_id="EvRETRY1",
     )
     statuses = [(await slack.deliver(envelope, retry_num=n or None)).status for n in range(4)]
@@ -86,9 +93,11 @@ async def test_healthz_and_metrics(stack: Stack) -> None:
 
 async def test_admin_stats_requires_the_bearer_token(database: Database) -> None:
     """/admin/stats answers 401 without or with a wrong token, and JSON with the right one."""
-    async with emulators() as (slack, gorgias), running_app(
-        database, slack, gorgias, TICKETBOLT_ADMIN_TOKEN="s3cret-admin"
-    ) as stack, aiohttp.ClientSession() as http:
+    async with (
+        emulators() as (slack, gorgias),
+        running_app(database, slack, gorgias, TICKETBOLT_ADMIN_TOKEN="s3cret-admin") as stack,
+        aiohttp.ClientSession() as http,
+    ):
         url = f"{stack.url}/admin/stats"
         async with http.get(url) as missing:
             assert 401 == missing.status
@@ -109,9 +118,11 @@ async def test_readyz_follows_the_database(tmp_path: Path, unique: str) -> None:
     await upgrade(schema_db.engine)
     await schema_db.engine.dispose()
     try:
-        async with emulators() as (slack, gorgias), running_app(
-            schema_db, slack, gorgias, worker=False
-        ) as stack, aiohttp.ClientSession() as http:
+        async with (
+            emulators() as (slack, gorgias),
+            running_app(schema_db, slack, gorgias, worker=False) as stack,
+            aiohttp.ClientSession() as http,
+        ):
 
             async def ready() -> tuple[int, dict[str, object]]:
                 async with http.get(f"{stack.url}/readyz") as response:
@@ -137,11 +148,17 @@ async def test_readyz_follows_the_database(tmp_path: Path, unique: str) -> None:
 def test_check_names_the_database_setting_when_it_is_wrong(tmp_path: Path) -> None:
     """`ticketbolt check` with an unreachable DATABASE_URL exits 1 and names DATABASE_URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GORGIAS_"))}
-    env.update(DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/nowhere",
-               TICKETBOLT_LOG_LEVEL="ERROR")
+    env.update(
+        DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/nowhere", TICKETBOLT_LOG_LEVEL="ERROR"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "check"], cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert 1 == result.returncode
     assert "DATABASE_URL" in result.stdout + result.stderr
@@ -156,14 +173,18 @@ def test_invalid_setting_is_named() -> None:
 
 async def test_redis_down_keeps_the_service_ready_on_the_memory_cache(database: Database) -> None:
     """With REDIS_URL unreachable the service is ready, reports the cache degraded, and works."""
-    async with emulators() as (slack, gorgias), running_app(
-        database, slack, gorgias, REDIS_URL="redis://127.0.0.1:1/0"
-    ) as stack, aiohttp.ClientSession() as http:
+    async with (
+        emulators() as (slack, gorgias),
+        running_app(database, slack, gorgias, REDIS_URL="redis://127.0.0.1:1/0") as stack,
+        aiohttp.ClientSession() as http,
+    ):
         customer = slack.state.add_user("sam")
         dm = slack.state.open_dm(customer.id)
         await slack.user_posts(customer, dm, "hello, what is your return policy?")
-        await eventually(lambda: any(m.user == slack.bot_user.id for m in dm.messages.values()),
-                         what="an answer served while Redis is down")
+        await eventually(
+            lambda: any(m.user == slack.bot_user.id for m in dm.messages.values()),
+            what="an answer served while Redis is down",
+        )
         async with http.get(f"{stack.url}/readyz") as response:
             body = await response.json()
     cache = next(d for d in body["dependencies"] if d["name"] == "cache")

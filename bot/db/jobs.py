@@ -1,4 +1,4 @@
-"""The durable job queue: idempotent enqueue, leased claims, ordered per message, backoff to `failed`."""
+"""The durable job queue: idempotent enqueue, leased claims in order per message, backoff."""
 
 from __future__ import annotations
 
@@ -38,8 +38,15 @@ class JobRecord:
 
 def _record(row: Job) -> JobRecord:
     return JobRecord(
-        row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts, row.order_key,
-        row.correlation_id, row.state, row.last_error,
+        row.id,
+        row.kind,
+        dict(row.payload),
+        row.attempts,
+        row.max_attempts,
+        row.order_key,
+        row.correlation_id,
+        row.state,
+        row.last_error,
     )
 
 
@@ -90,10 +97,16 @@ class JobQueue:
                 session,
                 Job,
                 {
-                    "kind": kind, "payload": payload, "idempotency_key": key,
-                    "order_key": order_key, "correlation_id": correlation_id, "state": "queued",
-                    "attempts": 0, "max_attempts": max_attempts or self._max_attempts,
-                    "next_attempt_at": self._clock(), "created_at": self._clock(),
+                    "kind": kind,
+                    "payload": payload,
+                    "idempotency_key": key,
+                    "order_key": order_key,
+                    "correlation_id": correlation_id,
+                    "state": "queued",
+                    "attempts": 0,
+                    "max_attempts": max_attempts or self._max_attempts,
+                    "next_attempt_at": self._clock(),
+                    "created_at": self._clock(),
                     "updated_at": self._clock(),
                 },
             )
@@ -130,8 +143,11 @@ class JobQueue:
             update(Job)
             .where(Job.id.in_(due.scalar_subquery()))
             .values(
-                state="running", lease_owner=owner, lease_expires_at=now + self._lease,
-                attempts=Job.attempts + 1, updated_at=now,
+                state="running",
+                lease_owner=owner,
+                lease_expires_at=now + self._lease,
+                attempts=Job.attempts + 1,
+                updated_at=now,
             )
             .returning(Job)
         )
@@ -162,7 +178,10 @@ class JobQueue:
         delay = min(self._backoff_max, self._backoff_base * 2 ** (job.attempts - 1))
         delay *= random.uniform(0.5, 1.0)
         await self._finish(
-            job.id, owner, state="queued", last_error=error[:2000],
+            job.id,
+            owner,
+            state="queued",
+            last_error=error[:2000],
             next_attempt_at=self._clock() + timedelta(seconds=delay),
         )
         return "queued"
@@ -170,7 +189,10 @@ class JobQueue:
     async def release(self, job: JobRecord, owner: str) -> None:
         """Give an unfinished job back (shutdown); the attempt it used is not counted."""
         await self._finish(
-            job.id, owner, state="queued", attempts=max(0, job.attempts - 1),
+            job.id,
+            owner,
+            state="queued",
+            attempts=max(0, job.attempts - 1),
             next_attempt_at=self._clock(),
         )
 
@@ -180,8 +202,12 @@ class JobQueue:
             result = await session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.state == "failed")
-                .values(state="queued", attempts=0, next_attempt_at=self._clock(),
-                        updated_at=self._clock())
+                .values(
+                    state="queued",
+                    attempts=0,
+                    next_attempt_at=self._clock(),
+                    updated_at=self._clock(),
+                )
             )
         changed = bool(getattr(result, "rowcount", 0))
         if changed:
@@ -203,8 +229,12 @@ class JobQueue:
     async def stats(self) -> dict[str, Any]:
         """Jobs by state and the age of the oldest one waiting."""
         async with self._sessions() as session:
-            rows = (await session.execute(select(Job.state, func.count()).group_by(Job.state))).all()
-            oldest = await session.scalar(select(func.min(Job.created_at)).where(Job.state == "queued"))
+            rows = (
+                await session.execute(select(Job.state, func.count()).group_by(Job.state))
+            ).all()
+            oldest = await session.scalar(
+                select(func.min(Job.created_at)).where(Job.state == "queued")
+            )
         counts = dict.fromkeys(("queued", "running", "done", "failed"), 0)
         counts.update({str(state): int(count) for state, count in rows})
         age = (self._clock() - _aware(oldest)).total_seconds() if oldest else 0.0

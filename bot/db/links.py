@@ -26,8 +26,14 @@ class Link:
 
 def _link(row: TicketLink) -> Link:
     return Link(
-        row.team_id, row.channel_id, row.message_ts, row.thread_ts, row.ticket_id,
-        row.status, row.created_by, row.source,
+        row.team_id,
+        row.channel_id,
+        row.message_ts,
+        row.thread_ts,
+        row.ticket_id,
+        row.status,
+        row.created_by,
+        row.source,
     )
 
 
@@ -36,7 +42,12 @@ class TicketLinks:
         self._sessions = sessions
 
     async def claim(
-        self, team_id: str, channel_id: str, message_ts: str, thread_ts: str, created_by: str,
+        self,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        thread_ts: str,
+        created_by: str,
         source: str = "reaction",
     ) -> bool:
         """Reserve the message for one ticket; False when it already has (or is getting) one."""
@@ -45,8 +56,12 @@ class TicketLinks:
                 session,
                 TicketLink,
                 {
-                    "team_id": team_id, "channel_id": channel_id, "message_ts": message_ts,
-                    "thread_ts": thread_ts, "created_by": created_by, "source": source,
+                    "team_id": team_id,
+                    "channel_id": channel_id,
+                    "message_ts": message_ts,
+                    "thread_ts": thread_ts,
+                    "created_by": created_by,
+                    "source": source,
                     "status": "pending",
                 },
             )
@@ -81,7 +96,12 @@ class TicketLinks:
             return _link(row) if row else None
 
     async def set_ticket(
-        self, team_id: str, channel_id: str, message_ts: str, ticket_id: int, status: str,
+        self,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        ticket_id: int,
+        status: str,
         customer_id: int | None = None,
     ) -> None:
         async with self._sessions.begin() as session:

@@ -26,21 +26,38 @@ class Turns:
         self._sessions = sessions
 
     async def add(
-        self, conversation_key: str, message_ts: str, role: str, author: str, text: str,
+        self,
+        conversation_key: str,
+        message_ts: str,
+        role: str,
+        author: str,
+        text: str,
         intent: str | None = None,
     ) -> bool:
         """Append a turn; a turn already stored for this message is left as it is."""
         async with self._sessions.begin() as session:
-            return await insert_ignore(session, Turn, {
-                "conversation_key": conversation_key, "message_ts": message_ts, "role": role,
-                "author": author, "text": text[:8000], "intent": intent,
-            })
+            return await insert_ignore(
+                session,
+                Turn,
+                {
+                    "conversation_key": conversation_key,
+                    "message_ts": message_ts,
+                    "role": role,
+                    "author": author,
+                    "text": text[:8000],
+                    "intent": intent,
+                },
+            )
 
     async def history(self, conversation_key: str, limit: int = 100) -> list[TurnRecord]:
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(Turn).where(Turn.conversation_key == conversation_key)
-                .order_by(Turn.id.desc()).limit(limit)
+                select(Turn)
+                .where(Turn.conversation_key == conversation_key)
+                .order_by(Turn.id.desc())
+                .limit(limit)
             )
-            return [TurnRecord(r.message_ts, r.role, r.author, r.text, r.intent)
-                    for r in reversed(list(rows))]
+            return [
+                TurnRecord(r.message_ts, r.role, r.author, r.text, r.intent)
+                for r in reversed(list(rows))
+            ]

@@ -28,7 +28,7 @@ async def test_enqueue_is_idempotent_by_key(database: Database) -> None:
 
 
 async def test_concurrent_enqueues_of_one_key_record_one_job(database: Database) -> None:
-    """Twenty concurrent enqueues with one key leave exactly one job (the unique constraint decides)."""
+    """Twenty concurrent enqueues with one key leave exactly one job (the unique index decides)."""
     queue = JobQueue(database.sessions)
     results = await asyncio.gather(
         *(queue.enqueue("create_ticket", {}, key="T1:C1:2.0") for _ in range(20))

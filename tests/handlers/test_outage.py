@@ -20,16 +20,29 @@ async def test_two_hundred_reactions_through_faults_and_an_outage(database: Data
         gorgias.faults.error_rate = 0.15
         gorgias.faults.rate_limit_rate = 0.15
         async with running_app(
-            database, slack, gorgias, TICKETBOLT_JOB_MAX_ATTEMPTS=200,
-            TICKETBOLT_BREAKER_RESET_SECONDS=0.3, TICKETBOLT_WORKER_CONCURRENCY=8,
+            database,
+            slack,
+            gorgias,
+            TICKETBOLT_JOB_MAX_ATTEMPTS=200,
+            TICKETBOLT_BREAKER_RESET_SECONDS=0.3,
+            TICKETBOLT_WORKER_CONCURRENCY=8,
         ) as stack:
-            results = await asyncio.gather(*(
-                slack.deliver(slack.make_event_envelope(
-                    {"type": "reaction_added", "user": agent.id, "reaction": "ticket",
-                     "item": {"type": "message", "channel": channel.id, "ts": ts}, "event_ts": ts}
-                ))
-                for ts in stamps
-            ))
+            results = await asyncio.gather(
+                *(
+                    slack.deliver(
+                        slack.make_event_envelope(
+                            {
+                                "type": "reaction_added",
+                                "user": agent.id,
+                                "reaction": "ticket",
+                                "item": {"type": "message", "channel": channel.id, "ts": ts},
+                                "event_ts": ts,
+                            }
+                        )
+                    )
+                    for ts in stamps
+                )
+            )
             assert {200} == {r.status for r in results}
             await eventually(lambda: len(gorgias.tickets) >= 20, timeout=60, what="first tickets")
             gorgias.faults.outage = True

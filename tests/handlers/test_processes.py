@@ -24,8 +24,13 @@ def seed(slack: SlackEmulator, messages: int) -> tuple[str, str, list[str]]:
 
 def reaction(slack: SlackEmulator, agent: str, channel: str, ts: str, event_id: str) -> dict:  # type: ignore[type-arg]
     return slack.make_event_envelope(
-        {"type": "reaction_added", "user": agent, "reaction": "ticket",
-         "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": ts},
+        {
+            "type": "reaction_added",
+            "user": agent,
+            "reaction": "ticket",
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": ts,
+        },
         event_id=event_id,
     )
 
@@ -46,13 +51,20 @@ async def test_kill_9_while_jobs_are_in_flight_loses_and_duplicates_nothing(tmp_
 
 
 async def _crash_and_recover(
-    slack: SlackEmulator, gorgias: GorgiasEmulator, server: ServerProcess, agent: str,
-    channel: str, stamps: list[str],
+    slack: SlackEmulator,
+    gorgias: GorgiasEmulator,
+    server: ServerProcess,
+    agent: str,
+    channel: str,
+    stamps: list[str],
 ) -> None:
     await server.start()
     slack.events_url = f"{server.url}/slack/events"
     results = await asyncio.gather(
-        *(slack.deliver(reaction(slack, agent, channel, ts, f"Ev{i}")) for i, ts in enumerate(stamps))
+        *(
+            slack.deliver(reaction(slack, agent, channel, ts, f"Ev{i}"))
+            for i, ts in enumerate(stamps)
+        )
     )
     assert {200} == {r.status for r in results}
     await eventually(lambda: len(gorgias.tickets) >= 3, what="some tickets before the kill")
@@ -71,13 +83,16 @@ async def test_two_replicas_on_one_postgres_and_redis_make_one_ticket_per_messag
 ) -> None:
     """Interleaved events for the same messages through two server processes: one ticket each."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    async with emulators() as (slack, gorgias), fresh_postgres_database(
-        POSTGRES_URL, f"replicas_{unique}"
-    ) as db:
+    async with (
+        emulators() as (slack, gorgias),
+        fresh_postgres_database(POSTGRES_URL, f"replicas_{unique}") as db,
+    ):
         agent, channel, stamps = seed(slack, 30)
         extra = {"REDIS_URL": redis_url}
-        servers = [ServerProcess(process_env(slack, gorgias, db, **extra), tmp_path / f"s{i}.log")
-                   for i in range(2)]
+        servers = [
+            ServerProcess(process_env(slack, gorgias, db, **extra), tmp_path / f"s{i}.log")
+            for i in range(2)
+        ]
         try:
             codes = await _interleave(slack, gorgias, servers, agent, channel, stamps)
         finally:
@@ -88,8 +103,12 @@ async def test_two_replicas_on_one_postgres_and_redis_make_one_ticket_per_messag
 
 
 async def _interleave(
-    slack: SlackEmulator, gorgias: GorgiasEmulator, servers: list[ServerProcess], agent: str,
-    channel: str, stamps: list[str],
+    slack: SlackEmulator,
+    gorgias: GorgiasEmulator,
+    servers: list[ServerProcess],
+    agent: str,
+    channel: str,
+    stamps: list[str],
 ) -> list[int]:
     await asyncio.gather(*(s.start() for s in servers))
     deliveries = []

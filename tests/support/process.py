@@ -41,7 +41,11 @@ class ServerProcess:
     async def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child we poll, not a blocking wait
-            [sys.executable, "-m", "bot", "run"], env=self.env, stdout=log, stderr=log, cwd=ROOT,
+            [sys.executable, "-m", "bot", "run"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
         )
         deadline = asyncio.get_running_loop().time() + timeout
         async with aiohttp.ClientSession() as http:
@@ -84,14 +88,14 @@ class ServerProcess:
 async def fresh_postgres_database(admin_url: str, name: str) -> AsyncIterator[str]:
     """A new empty PostgreSQL database for processes that cannot take a search path."""
     admin = make_engine(admin_url)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as raw:
+        conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with admin.connect() as raw:
+            conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         await admin.dispose()
 

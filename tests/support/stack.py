@@ -37,8 +37,9 @@ class Stack:
         return f"{self.url}/slack/events"
 
 
-def stack_settings(db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator,
-                   **extra: Any) -> dict[str, Any]:
+def stack_settings(
+    db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator, **extra: Any
+) -> dict[str, Any]:
     return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -58,7 +59,11 @@ def stack_settings(db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator,
 
 @asynccontextmanager
 async def running_app(
-    db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator, *, worker: bool = True,
+    db: Database,
+    slack: SlackEmulator,
+    gorgias: GorgiasEmulator,
+    *,
+    worker: bool = True,
     **extra: Any,
 ) -> AsyncIterator[Stack]:
     """Start the service on an ephemeral port, with its worker unless told otherwise."""
@@ -84,13 +89,16 @@ async def running_app(
 async def emulators(**gorgias_options: Any) -> AsyncIterator[tuple[SlackEmulator, GorgiasEmulator]]:
     options: dict[str, Any] = {"rate_limit": None}
     options.update(gorgias_options)
-    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack, \
-            GorgiasEmulator(**options) as gorgias:
+    async with (
+        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack,
+        GorgiasEmulator(**options) as gorgias,
+    ):
         yield slack, gorgias
 
 
-async def eventually(condition: Callable[[], Awaitable[bool] | bool], timeout: float = 15.0,
-                     what: str = "condition") -> None:
+async def eventually(
+    condition: Callable[[], Awaitable[bool] | bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
     """Wait until `condition` holds, polling; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
