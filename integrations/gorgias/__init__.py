@@ -1,0 +1,55 @@
+"""Gorgias helpdesk: the async REST client, its errors and models, and a local emulator."""
+
+from integrations.gorgias.client import GorgiasClient
+from integrations.gorgias.errors import (
+    GorgiasCircuitOpen,
+    GorgiasConflict,
+    GorgiasError,
+    GorgiasNotFound,
+    GorgiasRateLimited,
+    GorgiasRejected,
+    GorgiasUnauthorized,
+    GorgiasUnavailable,
+)
+from integrations.gorgias.hooks import WEBHOOK_TRIGGERS
+from integrations.gorgias.http import account_base_url, build_http_client, ticket_link
+from integrations.gorgias.metrics import GorgiasMetrics
+from integrations.gorgias.models import (
+    Account,
+    Customer,
+    CustomerRef,
+    Integration,
+    NewTicket,
+    RateLimitUsage,
+    Tag,
+    Ticket,
+    TicketMessage,
+    User,
+)
+
+__all__ = [
+    "WEBHOOK_TRIGGERS",
+    "Account",
+    "Customer",
+    "CustomerRef",
+    "GorgiasCircuitOpen",
+    "GorgiasClient",
+    "GorgiasConflict",
+    "GorgiasError",
+    "GorgiasMetrics",
+    "GorgiasNotFound",
+    "GorgiasRateLimited",
+    "GorgiasRejected",
+    "GorgiasUnauthorized",
+    "GorgiasUnavailable",
+    "Integration",
+    "NewTicket",
+    "RateLimitUsage",
+    "Tag",
+    "Ticket",
+    "TicketMessage",
+    "User",
+    "account_base_url",
+    "build_http_client",
+    "ticket_link",
+]

@@ -1,0 +1,269 @@
+"""Circuit breaker and leaky-bucket rate limiters that any upstream client can reuse."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+CircuitState = Literal["closed", "open", "half_open"]
+StateListener = Callable[[CircuitState, CircuitState], None]
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class CircuitOpen(Exception):  # noqa: N818 -- a state, as the design names it
+    """The breaker is open: the upstream is considered down and no request was made."""
+
+    def __init__(self, name: str, retry_in: float) -> None:
+        super().__init__(f"circuit {name!r} is open; next probe in {retry_in:.1f}s")
+        self.name = name
+        self.retry_in = retry_in
+
+
+class CircuitBreaker:
+    """Fails fast after `failure_threshold` consecutive failures, then lets one probe decide.
+
+    closed → open after N consecutive failures; open → half_open once `reset_timeout` has
+    passed; in half_open a single caller probes: success closes, failure reopens. Callers use
+    `before_call()` then `record_success()` or `record_failure()`; what counts as a failure is
+    the caller's decision (an upstream answering 4xx is alive, so it should record success).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "upstream",
+        failure_threshold: int = 5,
+        reset_timeout: float = 30.0,
+        clock: Clock = time.monotonic,
+        on_state_change: StateListener | None = None,
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self._clock = clock
+        self._listeners: list[StateListener] = [on_state_change] if on_state_change else []
+        self._state: CircuitState = "closed"
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probe_started: float | None = None
+
+    def subscribe(self, listener: StateListener) -> None:
+        """Call `listener(old, new)` on every state change (metrics, logs)."""
+        self._listeners.append(listener)
+
+    @property
+    def state(self) -> CircuitState:
+        self._refresh()
+        return self._state
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._failures
+
+    def before_call(self) -> None:
+        """Raise `CircuitOpen` unless a request may go out now."""
+        self._refresh()
+        now = self._clock()
+        if self._state == "closed":
+            return
+        if self._state == "open":
+            raise CircuitOpen(self.name, self._opened_at + self.reset_timeout - now)
+        # A probe whose caller vanished (cancelled) must not wedge the breaker half-open.
+        if self._probe_started is not None and now - self._probe_started < self.reset_timeout:
+            raise CircuitOpen(self.name, self._probe_started + self.reset_timeout - now)
+        self._probe_started = now
+
+    def record_success(self) -> None:
+        self._failures = 0
+        self._probe_started = None
+        self._set("closed")
+
+    def record_failure(self) -> None:
+        self._failures += 1
+        self._probe_started = None
+        if self._state == "half_open" or self._failures >= self.failure_threshold:
+            self._opened_at = self._clock()
+            self._set("open")
+
+    def _refresh(self) -> None:
+        if self._state == "open" and self._clock() - self._opened_at >= self.reset_timeout:
+            self._set("half_open")
+
+    def _set(self, new: CircuitState) -> None:
+        old, self._state = self._state, new
+        if old != new:
+            for listener in self._listeners:
+                listener(old, new)
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """A client-side throttle: `acquire()` waits for a slot and returns the seconds it waited."""
+
+    async def acquire(self) -> float: ...
+
+    def observe(self, used: int, limit: int) -> None:
+        """Adopt the server's view (`used/limit` header) when it is fuller than ours."""
+
+
+def parse_rate_limit(spec: str) -> tuple[int, float]:
+    """Parse the `GORGIAS_RATE_LIMIT` format `"40/20"` into (capacity, window seconds)."""
+    capacity_text, sep, window_text = spec.strip().partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        capacity, window = int(capacity_text), float(window_text)
+    except ValueError:
+        raise ValueError(
+            f"rate limit must look like '40/20' (requests/window seconds), got {spec!r}"
+        ) from None
+    if capacity < 1 or window <= 0:
+        raise ValueError(f"rate limit like '40/20' needs >= 1 request per window > 0, got {spec!r}")
+    return capacity, window
+
+
+# How much uneven delay between our send and the server's count the headroom should absorb.
+JITTER_ALLOWANCE_SECONDS = 0.25
+
+
+class _BucketShape:
+    """Capacity, leak rate and the safety headroom shared by both bucket kinds."""
+
+    def __init__(self, capacity: int, window_seconds: float, headroom: float | None) -> None:
+        if capacity < 1 or window_seconds <= 0:
+            raise ValueError("a leaky bucket needs capacity >= 1 and a positive window")
+        self.capacity = capacity
+        self.window_seconds = window_seconds
+        self.rate = capacity / window_seconds
+        # Requests reach the server after uneven delays (network, a busy event loop), which
+        # bunches them up on arrival. Keeping `headroom` requests free absorbs that; it only
+        # shrinks the burst, never the sustained rate. Default: one request, or 250 ms' worth.
+        if headroom is None:
+            headroom = max(1.0, self.rate * JITTER_ALLOWANCE_SECONDS)
+        self.effective = max(1.0, capacity - headroom)
+
+    def floor_for(self, used: int, limit: int) -> float:
+        """Our level must leave no more headroom than the server reports (`limit - used`)."""
+        return min(float(self.capacity), max(0.0, self.capacity - (limit - used)))
+
+
+class LocalLeakyBucket(_BucketShape):
+    """An in-process leaky bucket: `capacity` requests, draining at capacity/window per second.
+
+    A request is counted when it is actually let through, not when it was scheduled: a loop
+    that stalls would otherwise release a queue of overdue reservations in one burst. Waiters
+    take turns through a lock, so they are served in arrival order without a thundering herd.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        window_seconds: float,
+        *,
+        headroom: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(capacity, window_seconds, headroom)
+        self._clock = clock
+        self._sleep = sleep
+        self._level = 0.0
+        self._at = clock()
+        self._turn = asyncio.Lock()
+
+    @property
+    def level(self) -> float:
+        return self._drain()
+
+    async def acquire(self) -> float:
+        waited = 0.0
+        async with self._turn:
+            while (wait := (self._drain() + 1.0 - self.effective) / self.rate) > 0:
+                await self._sleep(wait)
+                waited += wait
+            self._level += 1.0
+        return waited
+
+    def observe(self, used: int, limit: int) -> None:
+        self._level = max(self._drain(), self.floor_for(used, limit))
+
+    def _drain(self) -> float:
+        now = self._clock()
+        self._level = max(0.0, self._level - (now - self._at) * self.rate)
+        self._at = now
+        return self._level
+
+
+# Redis' own clock (TIME) is the only clock every process agrees on. The script admits the
+# request (and answers 0) when it fits, else answers how long until it would; nothing is reserved.
+_LEAKY_BUCKET_LUA = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local floor = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'level', 'at')
+local level = tonumber(state[1]) or 0
+local at = tonumber(state[2]) or now
+level = math.max(0, level - math.max(0, now - at) * rate)
+if floor > level then level = floor end
+local wait = (level + 1 - capacity) / rate
+if wait <= 0 then
+  level = level + 1
+  wait = 0
+end
+redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((level / rate + 1) * 1000))
+return tostring(wait)
+"""
+
+
+class RedisLeakyBucket(_BucketShape):
+    """A leaky bucket kept in Redis so several processes sharing `key` stay under one allowance.
+
+    One Lua script drains, admits and answers atomically; a refused caller sleeps for the time
+    it was told and asks again. `observe` is remembered and folded into the next call, because
+    observing is synchronous and Redis is not.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        capacity: int,
+        window_seconds: float,
+        *,
+        headroom: float | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(capacity, window_seconds, headroom)
+        self._redis = redis
+        self.key = key
+        self._sleep = sleep
+        self._script = redis.register_script(_LEAKY_BUCKET_LUA)
+        self._floor = 0.0
+        self._turn = asyncio.Lock()
+
+    async def acquire(self) -> float:
+        waited = 0.0
+        async with self._turn:
+            while (wait := await self._try()) > 0:
+                await self._sleep(wait)
+                waited += wait
+        return waited
+
+    async def _try(self) -> float:
+        floor, self._floor = self._floor, 0.0
+        answer = await self._script(keys=[self.key], args=[self.effective, self.rate, floor])
+        return float(answer.decode() if isinstance(answer, bytes) else answer)
+
+    def observe(self, used: int, limit: int) -> None:
+        self._floor = max(self._floor, self.floor_for(used, limit))
