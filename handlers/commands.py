@@ -1,0 +1,127 @@
+"""`/ticketbolt`: status, cache statistics and ticket look-ups, answered after a fast ack."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from handlers import blocks_status as ui
+from handlers.deps import Deps
+from handlers.slack_context import SlackReader
+from integrations.gorgias.errors import GorgiasError, GorgiasNotFound
+
+log = logging.getLogger(__name__)
+
+# What this feature needs from Slack; tests/test_manifest.py holds manifest.yml to it.
+SLACK_COMMANDS = ("/ticketbolt",)
+SCOPES = {
+    "commands": "the /ticketbolt slash command",
+    "users:read": "only members of the workspace may see status, cache and tickets",
+}
+COMMAND = SLACK_COMMANDS[0]
+# Sub-commands answered in the background: each reads a dependency that may be slow.
+BACKGROUND = ("status", "cache", "ticket")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed `/ticketbolt` invocation; `sub` is `help` for anything it cannot answer."""
+
+    sub: str
+    ticket_id: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Request:
+        words = text.split()
+        sub = words[0].lower() if words else "help"
+        if sub == "ticket":
+            given = words[1].lstrip("#") if len(words) == 2 else ""
+            return cls("ticket", int(given)) if given.isdigit() else cls("help")
+        return cls(sub if sub in BACKGROUND else "help")
+
+
+class Answers:
+    """Builds each background answer; the listener only parses, acks and hands over."""
+
+    def __init__(self, deps: Deps):
+        self._deps = deps
+
+    async def deliver(self, request: Request, team_id: str, user_id: str,
+                      respond: AsyncRespond) -> None:
+        """Answer on the command's `response_url`; a failure still tells the person."""
+        try:
+            text, blocks = await self.answer(request, team_id, user_id)
+        except Exception:
+            # Nothing else would ever see this task's error (it runs after the ack), and the
+            # person would wait for an answer that never comes.
+            log.exception("/ticketbolt %s failed", request.sub)
+            text, blocks = ui.problem(f"Could not finish `{request.sub}`; the bot's log says why.")
+        try:
+            sent = await respond(text=text, blocks=blocks, response_type="ephemeral",
+                                 replace_original=False)
+        except (aiohttp.ClientError, TimeoutError):
+            log.warning("could not post the /ticketbolt answer to its response_url",
+                        exc_info=True)
+            return
+        if sent.status_code >= 400:
+            # Slack refuses a response_url after 30 minutes or five uses.
+            log.warning("response_url refused the /ticketbolt answer: %s %s",
+                        sent.status_code, sent.body)
+
+    async def answer(self, request: Request, team_id: str, user_id: str) -> ui.Answer:
+        person = await SlackReader(self._deps.slack, team_id).person(user_id)
+        if not person.member_of(team_id):
+            return ui.refused()
+        if request.sub == "ticket" and request.ticket_id is not None:
+            return await self.ticket(request.ticket_id, team_id)
+        if self._deps.status is None:
+            return ui.problem("Status is not available in this process.")
+        if request.sub == "cache":
+            return ui.cache_report((await self._deps.status.stats())["cache"])
+        return ui.status_report(await self._deps.status.status_report())
+
+    async def ticket(self, ticket_id: int, team_id: str) -> ui.Answer:
+        gorgias = self._deps.gorgias
+        if gorgias is None:
+            return ui.problem("Gorgias is not configured (set GORGIAS_ACCOUNT and its keys).")
+        try:
+            ticket = await gorgias.get_ticket(ticket_id)
+        except GorgiasNotFound:
+            return ui.ticket_not_found(ticket_id)
+        except GorgiasError as exc:
+            return ui.problem(f"Gorgias did not answer: {exc.message}")
+        return ui.ticket_details(ticket, gorgias.ticket_link(ticket_id),
+                                 await self.permalink(ticket_id, team_id))
+
+    async def permalink(self, ticket_id: int, team_id: str) -> str | None:
+        """The Slack message the ticket came from, if in this workspace and still there."""
+        link = await self._deps.links.by_ticket(ticket_id)
+        if link is None or link.team_id != team_id:
+            return None
+        try:
+            found = await self._deps.slack.chat_getPermalink(channel=link.channel_id,
+                                                             message_ts=link.message_ts)
+        except SlackApiError:
+            return None  # deleted or out of the bot's reach: the ticket is still worth showing
+        return str(found["permalink"])
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    answers = Answers(deps)
+
+    @app.command(COMMAND)
+    async def on_ticketbolt(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        request = Request.parse(str(body.get("text") or ""))
+        if request.sub == "help":
+            text, blocks = ui.usage()
+            await ack(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        await ack(text=ui.CHECKING, response_type="ephemeral")
+        # Membership and every look-up happen after the ack: Slack allows three seconds.
+        deps.spawn(answers.deliver(request, str(body.get("team_id") or ""),
+                                   str(body.get("user_id") or ""), respond))
