@@ -29,12 +29,14 @@ from bot.db.engine import make_engine, sessionmaker
 from bot.db.events import ProcessedEvents
 from bot.db.jobs import JobQueue
 from bot.db.links import TicketLinks
+from bot.db.mirror import MirrorLog  # thread sync (issue 7)
 from bot.db.turns import Turns
 from bot.health import HealthChecker
 from bot.metrics import Metrics
 from bot.server import ServerParts, build_web_app
 from bot.settings import Settings
 from bot.slack_app import build_app
+from bot.webhook import gorgias_webhook_routes  # thread sync (issue 7)
 from bot.worker import Worker
 from cache.base import Cache
 from cache.fallback import FallbackCache
@@ -209,9 +211,11 @@ async def open_runtime(
                 agents=frozenset(settings.agents),
                 assistant_channels=frozenset(settings.assistant_channels),
                 assistant_rate_per_minute=settings.assistant_rate_per_minute,
+                sync_gorgias_notes=settings.sync_internal_notes,  # thread sync (issue 7)
             ),
             jobs=queue, links=links, audit=audit, slack=slack, gorgias=gorgias,
             assistant=assistant, turns=Turns(sessions), cache=cache,
+            mirror=MirrorLog(sessions),  # thread sync (issue 7)
         )
         signing = settings.slack_signing_secret
         # Without a bot token there is no Slack app to serve (operator commands still work).
@@ -232,6 +236,11 @@ async def open_runtime(
                 bolt=bolt, health=health, metrics=metrics, stats=runtime.stats,
                 admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
                 max_body_bytes=settings.max_body_bytes,
+                # thread sync (issue 7): Gorgias HTTP-integration callbacks
+                extra_routes=gorgias_webhook_routes(
+                    settings.gorgias_webhook_token.get_secret_value()
+                    if settings.gorgias_webhook_token else None, queue, links,
+                ),
             )
         )
         try:

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     gorgias_webhook_token: SecretStr | None = Field(
         None, validation_alias="TICKETBOLT_GORGIAS_WEBHOOK_TOKEN"
     )
+    sync_internal_notes: bool = Field(False, validation_alias="TICKETBOLT_SYNC_INTERNAL_NOTES")
 
     intent_threshold: float = Field(0.7, ge=0, le=1, validation_alias="TICKETBOLT_INTENT_THRESHOLD")
     assistant_rate_per_minute: int = Field(

@@ -108,6 +108,7 @@ class Deps:
     status: Any = None  # a callable report source for /ticketbolt status
     turns: Any = None  # the assistant's conversation store (bot.db.turns.Turns)
     cache: Any = None  # cache.base.Cache, for per-user limits
+    mirror: Any = None  # bot.db.mirror.MirrorLog: thread-sync bookkeeping (handlers/sync.py)
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     message_consumers: list[MessageConsumer] = field(default_factory=list)
     mention_consumers: list[MessageConsumer] = field(default_factory=list)

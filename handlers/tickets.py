@@ -15,6 +15,8 @@ from integrations.gorgias.models import CustomerRef, NewTicket
 
 log = logging.getLogger(__name__)
 CLOSED_MARKER = "heavy_check_mark"
+# Thread sync (handlers/sync.py) adds a thread's replies so far to the ticket, one message each.
+BACKFILL_JOB = "sync_backfill"
 
 
 def subject_of(text: str, limit: int = 80) -> str:
@@ -30,8 +32,6 @@ def ticket_body(context: MessageContext, reactor_name: str, note: str = "") -> s
     if context.files:
         lines += [f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()
                   for f in context.files]
-    if context.replies:
-        lines += ["", "Thread so far:"] + [f"- {name}: {text}" for _, name, text in context.replies]
     if note:
         lines += ["", note]
     lines += [
@@ -64,12 +64,18 @@ class TicketService:
             if not actor.member_of(team):
                 await self._audit(p, "create", "denied", detail="reactor is not a workspace member")
                 return
-            context = await reader.message(channel, ts)
+            context = await reader.message(channel, ts, with_thread=False)
             await self._deps.links.claim(team, channel, ts, context.thread_ts, reactor, p.get(
                 "source", "reaction"))
             link = await self._deps.links.get(team, channel, ts)
             ticket_id = link.ticket_id if link else None
             if ticket_id is None:
+                if context.thread_ts == ts:
+                    # Recorded before the ticket is linked, so it precedes any live sync job.
+                    await self._deps.jobs.enqueue(
+                        BACKFILL_JOB, {"team_id": team, "channel": channel, "ts": ts},
+                        key=f"backfill:{key}", order_key=key,
+                    )
                 ticket_id = await self._create(context, p, actor.name, key, job.attempts)
             await self._announce(job, context, ticket_id, reactor)
         except Exception as exc:
@@ -213,7 +219,7 @@ class TicketService:
         if not (job.last_attempt or isinstance(exc, PermanentJobError)):
             return
         reason = str(exc) or type(exc).__name__
-        await self._audit(job.payload, action.split()[0], "failed", detail=reason)
+        await self._audit(job.payload, action.split(maxsplit=1)[0], "failed", detail=reason)
         text, blks = blocks.job_failed(action, reason, job.id)
         try:
             await self._deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts,

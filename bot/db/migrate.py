@@ -7,9 +7,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Any fixed number: replicas starting together take turns migrating instead of colliding.
+MIGRATION_LOCK = 7_461_263_011
 
 
 def _config(connection: Any) -> Config:
@@ -22,4 +25,6 @@ def _config(connection: Any) -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run on every start (a no-op when current)."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(lambda sync_conn: command.upgrade(_config(sync_conn), revision))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -14,7 +14,10 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
 
 
 class ProcessedEvent(Base):
@@ -29,7 +32,9 @@ class TicketLink(Base):
     """One Slack message (or assistant conversation) and the one Gorgias ticket made from it."""
 
     __tablename__ = "ticket_links"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_link_message"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_link_message"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -98,3 +103,26 @@ class Turn(Base):
     text: Mapped[str] = mapped_column(Text)
     intent: Mapped[str | None] = mapped_column(String(64), default=None)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MirroredMessage(Base):
+    """A Slack reply, edit or deletion already written into a Gorgias ticket (thread sync).
+
+    `key` is also the Gorgias message's `external_id`, so a webhook about that message is known
+    as our own echo without asking Gorgias.
+    """
+
+    __tablename__ = "mirrored_messages"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, index=True)
+    gorgias_message_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncedTicket(Base):
+    """What thread sync last told a ticket's Slack thread beyond its status: the assignee."""
+
+    __tablename__ = "synced_tickets"
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    assignee_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
