@@ -19,11 +19,7 @@ SANDBOX_HINT = (
 
 
 def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"ticketbolt: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -147,8 +143,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot.assistant_setup import AssistantSetupError
+
     args = parser().parse_args(argv)
-    result: Any = args.func(args)
+    try:
+        result: Any = args.func(args)
+    except (SettingsError, AssistantSetupError) as exc:
+        # Configuration errors name the variable to fix; a traceback would only hide it.
+        print(f"ticketbolt: {exc}", file=sys.stderr)
+        return 1 if args.command == "check" else 2
     return int(result or 0)
 
 

@@ -46,6 +46,7 @@ from handlers.deps import Deps, FeatureConfig
 from integrations.gorgias import GorgiasClient, GorgiasMetrics, build_http_client
 from integrations.resilience import (
     CircuitBreaker,
+    FallbackRateLimiter,
     LocalLeakyBucket,
     RateLimiter,
     RedisLeakyBucket,
@@ -78,6 +79,7 @@ class Runtime:
         s = self.settings
         options: dict[str, Any] = {
             "concurrency": s.worker_concurrency, "poll_interval": s.job_poll_interval,
+            "maintenance": self.events.purge,
         }
         options.update(overrides)
         return Worker(self.queue, self.deps.job_handlers, self.metrics, **options)
@@ -150,7 +152,9 @@ def gorgias_client(
     if redis is not None:
         # One budget for every replica that shares this Redis and this Gorgias account.
         key = f"ticketbolt:ratelimit:gorgias:{settings.gorgias_api_url}"
-        limiter = RedisLeakyBucket(redis, key, capacity, window)
+        limiter = FallbackRateLimiter(
+            RedisLeakyBucket(redis, key, capacity, window), LocalLeakyBucket(capacity, window)
+        )
     else:
         limiter = LocalLeakyBucket(capacity, window)
     breaker = CircuitBreaker(name="gorgias", failure_threshold=settings.breaker_failures,

@@ -8,7 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from bot.db.jobs import JobQueue, JobRecord
 from bot.logs import bind_correlation_id, clear_correlation_id
@@ -35,6 +35,8 @@ class Worker:
         poll_interval: float = 0.5,
         grace_seconds: float = 10.0,
         owner: str | None = None,
+        maintenance: Callable[[], Awaitable[object]] | None = None,
+        maintenance_interval: float = 3600.0,
     ):
         self._queue = queue
         self._handlers = handlers
@@ -44,10 +46,14 @@ class Worker:
         self._grace = grace_seconds
         self.owner = owner or worker_id()
         self._running: dict[asyncio.Task[None], JobRecord] = {}
+        self._maintenance = maintenance
+        self._maintenance_interval = maintenance_interval
+        self._next_maintenance = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"owner": self.owner})
         while not stop.is_set():
+            await self._maintain()
             free = self._concurrency - len(self._running)
             jobs: list[JobRecord] = []
             if free > 0:
@@ -63,6 +69,16 @@ class Worker:
             if not jobs or free <= 0:
                 await self._idle(stop)
         await self._drain()
+
+    async def _maintain(self) -> None:
+        """Housekeeping such as expiring old event ids, at most once per interval."""
+        if self._maintenance is None or time.monotonic() < self._next_maintenance:
+            return
+        self._next_maintenance = time.monotonic() + self._maintenance_interval
+        try:
+            await self._maintenance()
+        except Exception:  # housekeeping must never stop the worker
+            log.exception("maintenance failed")
 
     async def _idle(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._queue.wakeup.wait())]

@@ -27,6 +27,7 @@ SCOPES = {
     "users:read": "names of authors, reactors and mentioned people",
     "users:read.email": "the author's e-mail picks the Gorgias customer",
     "chat:write": "thread replies with the ticket link and state",
+    "usergroups:read": "TICKETBOLT_AGENTS may name user groups of agents",
 }
 
 

@@ -26,9 +26,12 @@ def subject_of(text: str, limit: int = 80) -> str:
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
-def ticket_body(context: MessageContext, reactor_name: str, note: str = "") -> str:
+def ticket_body(
+    context: MessageContext, reactor_name: str, note: str = "", *, text: str | None = None
+) -> str:
+    """The first message: the Slack text (or the agent's edit of it) and where it came from."""
     author = context.author.name if context.author else "a bot"
-    lines = [context.text or "(no text)", ""]
+    lines = [(text or "").strip() or context.text or "(no text)", ""]
     if context.files:
         lines += [f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()
                   for f in context.files]
@@ -109,7 +112,8 @@ class TicketService:
             ticket = await self._gorgias.create_ticket(
                 NewTicket(
                     subject=p.get("subject") or subject_of(context.text),
-                    body_text=ticket_body(context, reactor, note),
+                    body_text=ticket_body(context, reactor, note, text=p.get("body")),
+                    priority=p.get("priority"),
                     customer=customer,
                     external_id=external_id,
                     tags=tuple(dict.fromkeys(t for t in tags if t)),
@@ -139,7 +143,7 @@ class TicketService:
         action = "close" if status == "closed" else "reopen"
         reader = SlackReader(self._deps.slack, team)
         actor = await reader.person(actor_id)
-        if not self._may_resolve(actor_id, actor.member_of(team)):
+        if not await self._may_resolve(actor_id, actor.member_of(team)):
             await self._audit(p, action, "denied", detail="not an allowed agent")
             return
         link = await self._deps.links.get(team, channel, ts)
@@ -161,11 +165,18 @@ class TicketService:
         await self.post_once(job, channel, link.thread_ts, text, blks, marker=f"{url}|{status}")
         await self.follow_status(channel, ts, status)
 
-    def _may_resolve(self, user_id: str, is_member: bool) -> bool:
+    async def _may_resolve(self, user_id: str, is_member: bool) -> bool:
+        """Members of the workspace; when TICKETBOLT_AGENTS is set, only those users and groups."""
         agents = self._deps.config.agents
-        if agents:
-            return is_member and user_id in agents
-        return is_member
+        if not is_member:
+            return False
+        if not agents or user_id in agents:
+            return True
+        for group in (a for a in agents if a.startswith("S")):
+            answer = await self._deps.slack.usergroups_users_list(usergroup=group)
+            if user_id in (answer.get("users") or []):
+                return True
+        return False
 
     async def follow_status(self, channel: str, ts: str, status: str) -> None:
         """The bot's own marker reaction shows the ticket's state at a glance."""

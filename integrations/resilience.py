@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from redis.exceptions import RedisError
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -267,3 +269,37 @@ class RedisLeakyBucket(_BucketShape):
 
     def observe(self, used: int, limit: int) -> None:
         self._floor = max(self._floor, self.floor_for(used, limit))
+
+
+class FallbackRateLimiter:
+    """Uses the shared (Redis) limiter, and a local one while the shared one cannot be reached.
+
+    A replica that loses Redis keeps throttling itself to the whole allowance, which may let the
+    replicas together exceed it briefly; the server's 429s and `Retry-After` cover that gap.
+    """
+
+    def __init__(
+        self, shared: RateLimiter, local: RateLimiter, *, retry_after: float = 5.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._shared = shared
+        self._local = local
+        self._retry_after = retry_after
+        self._clock = clock
+        self._down_until = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        return self._down_until > self._clock()
+
+    async def acquire(self) -> float:
+        if not self.degraded:
+            try:
+                return await self._shared.acquire()
+            except (RedisError, OSError):
+                self._down_until = self._clock() + self._retry_after
+        return await self._local.acquire()
+
+    def observe(self, used: int, limit: int) -> None:
+        self._shared.observe(used, limit)
+        self._local.observe(used, limit)

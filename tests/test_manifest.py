@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,11 @@ from referencing import Registry, Resource
 import handlers
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+# Slack's published schema lives beside the checkout (shared/reference), as CI provides it.
+SCHEMAS = Path(
+    os.environ.get("TICKETBOLT_MANIFEST_SCHEMA_DIR")
+    or ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+)
 REMOTE = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
 MANIFESTS = [ROOT / "manifest.yml", ROOT / "docs" / "manifest-socket-mode.yml"]
 
@@ -43,7 +48,17 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views_open": None,
     "views_update": None,
     "auth_test": None,
+    "usergroups_users_list": "usergroups:read",
 }
+
+
+def require_schema() -> None:
+    if (SCHEMAS / "manifest.schema.json").exists():
+        return
+    message = f"Slack's manifest schema is not at {SCHEMAS}; set TICKETBOLT_MANIFEST_SCHEMA_DIR"
+    if os.environ.get("TICKETBOLT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def schema_registry() -> Registry[Any]:
@@ -93,6 +108,7 @@ def called_methods() -> set[str]:
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_manifest_validates_against_slacks_schema(path: Path) -> None:
     """Both manifests pass Slack's published JSON schema (no network: refs resolve locally)."""
+    require_schema()
     schema = json.loads((SCHEMAS / "manifest.schema.json").read_text())
     validator = jsonschema.Draft7Validator(schema, registry=schema_registry())
     errors = sorted(validator.iter_errors(load(path)), key=lambda e: list(e.path))
@@ -101,6 +117,7 @@ def test_manifest_validates_against_slacks_schema(path: Path) -> None:
 
 def test_a_broken_manifest_fails_validation() -> None:
     """The validation above can fail: a misspelt key is rejected."""
+    require_schema()
     schema = json.loads((SCHEMAS / "manifest.schema.json").read_text())
     validator = jsonschema.Draft7Validator(schema, registry=schema_registry())
     broken = load(MANIFESTS[0])

@@ -119,6 +119,7 @@ class NewTicket(BaseModel):
     external_id: str = Field(min_length=1, max_length=255)
     body_html: str | None = None
     tags: tuple[str, ...] = ()
+    priority: Literal["critical", "high", "normal", "low"] | None = None
     channel: str = "api"
     message_external_id: str | None = None
     sent_datetime: datetime | None = None
@@ -146,6 +147,7 @@ class NewTicket(BaseModel):
             "customer": self.customer.payload(),
             "tags": [{"name": name} for name in self.tags],
             "messages": [message],
+            **({"priority": self.priority} if self.priority else {}),
         }
 
 

@@ -11,7 +11,11 @@ from typing import Any
 from aiohttp import web
 
 # Importing the method modules fills the method table.
-from integrations.slack import emulator_methods_read, emulator_methods_write
+from integrations.slack import (
+    emulator_methods_groups,
+    emulator_methods_read,
+    emulator_methods_write,
+)
 from integrations.slack.emulator_faults import Fault, Faults
 from integrations.slack.emulator_registry import (
     METHODS,
@@ -21,7 +25,13 @@ from integrations.slack.emulator_registry import (
     needed_scope,
 )
 
-__all__ = ["Call", "WebApi", "emulator_methods_read", "emulator_methods_write"]
+__all__ = [
+    "Call",
+    "WebApi",
+    "emulator_methods_groups",
+    "emulator_methods_read",
+    "emulator_methods_write",
+]
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 

@@ -27,6 +27,7 @@ DEFAULT_SCOPES = frozenset(
         "reactions:write",
         "users:read",
         "users:read.email",
+        "usergroups:read",
     }
 )
 

@@ -129,6 +129,7 @@ class Workspace:
         self._ids = itertools.count(1)
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
+        self.usergroups: dict[str, list[str]] = {}  # user-group id → member user ids
         self.bot = self.add_user(bot_name, real_name=bot_name, is_bot=True, app_id=api_app_id)
 
     def new_id(self, prefix: str) -> str:

@@ -107,3 +107,24 @@ async def test_concurrent_workers_never_claim_the_same_job(database: Database) -
     ids = [job_id for batch in claimed for job_id in batch]
     assert 40 == len(ids)
     assert 40 == len(set(ids))
+
+
+async def test_old_event_ids_are_purged(database: Database) -> None:
+    """Event ids past Slack's retry horizon are deleted; recent ones stay."""
+    from sqlalchemy import update
+
+    from bot.db.events import ProcessedEvents
+    from bot.db.models import ProcessedEvent
+
+    events = ProcessedEvents(database.sessions)
+    assert await events.first_time("EvOld")
+    assert await events.first_time("EvNew")
+    async with database.sessions.begin() as session:
+        await session.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.event_id == "EvOld")
+            .values(received_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    assert 1 == await events.purge()
+    assert await events.first_time("EvOld")
+    assert not await events.first_time("EvNew")

@@ -142,6 +142,23 @@ async def test_resolve_limited_to_configured_agents(database: Database) -> None:
             assert "closed" == gorgias.tickets[ticket["id"]]["status"]
 
 
+async def test_resolve_allowed_for_members_of_an_agent_user_group(database: Database) -> None:
+    """TICKETBOLT_AGENTS may name a user group: its members resolve, others do not."""
+    async with emulators() as (slack, gorgias):
+        customer, agent, channel = workspace(slack)
+        slack.state.usergroups["S0AGENTS"] = [agent.id]
+        async with running_app(database, slack, gorgias, TICKETBOLT_AGENTS="S0AGENTS") as stack:
+            ts = await slack.user_posts(customer, channel, "Lost parcel")
+            await slack.user_reacts(customer, channel, ts, "ticket")
+            await slack.user_reacts(customer, channel, ts, "white_check_mark")
+            await _drained(stack)
+            [ticket] = gorgias.tickets.values()
+            assert "open" == ticket["status"]
+            await slack.user_reacts(agent, channel, ts, "white_check_mark")
+            await _drained(stack)
+            assert "closed" == gorgias.tickets[ticket["id"]]["status"]
+
+
 async def test_resolve_before_create_finished_applies_after_it(database: Database) -> None:
     """✅ recorded while the create job is still queued closes the ticket once it exists."""
     async with emulators() as (slack, gorgias):

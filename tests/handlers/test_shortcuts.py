@@ -85,12 +85,14 @@ async def test_shortcut_opens_a_form_prefilled_from_the_message(stack: Stack) ->
 
 async def test_submission_creates_one_ticket_with_the_subject_and_tags(stack: Stack) -> None:
     """Submitting the form records the same create job as 🎫: one ticket with the chosen
-    subject and tags, a thread reply, and a modal saying it is on its way."""
+    subject, tags and priority, a thread reply, and a modal saying it is on its way."""
     slack, gorgias = stack.slack, stack.gorgias
     customer, agent, channel = workspace(slack)
     ts = await slack.user_posts(customer, channel, "Parcel damaged")
     view = await open_form(slack, agent, channel, ts)
-    answer = await slack.view_submission(agent, view["id"], values("Crushed box", "damage, #vip"))
+    answer = await slack.view_submission(
+        agent, view["id"], values("Crushed box", "damage, #vip", priority="high")
+    )
     assert 200 == answer.status
     assert "update" == answer.json()["response_action"]
     assert blocks_status.REQUESTED in json.dumps(answer.json()["view"], ensure_ascii=False)
@@ -98,6 +100,7 @@ async def test_submission_creates_one_ticket_with_the_subject_and_tags(stack: St
     [ticket] = gorgias.tickets.values()
     assert "Crushed box" == ticket["subject"]
     assert {"slack", "support", "damage", "vip"} == {t["name"] for t in ticket["tags"]}
+    assert "high" == ticket["priority"]
     replies = [m for m in channel.messages.values() if m.thread_ts == ts and m.ts != ts]
     assert 1 == len(replies)
 
