@@ -10,7 +10,13 @@ from slack_sdk.errors import SlackApiError
 from handlers import blocks
 from handlers.deps import Deps, JobLike, PermanentJobError
 from handlers.slack_context import MessageContext, SlackReader, customer_email
-from integrations.gorgias.errors import GorgiasNotFound, GorgiasRejected
+from integrations.gorgias.errors import (
+    GorgiasNotFound,
+    GorgiasRateLimited,
+    GorgiasRejected,
+    GorgiasUnauthorized,
+    GorgiasUnavailable,
+)
 from integrations.gorgias.models import CustomerRef, NewTicket
 
 log = logging.getLogger(__name__)
@@ -33,8 +39,10 @@ def ticket_body(
     author = context.author.name if context.author else "a bot"
     lines = [(text or "").strip() or context.text or "(no text)", ""]
     if context.files:
-        lines += [f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()
-                  for f in context.files]
+        lines += [
+            f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()
+            for f in context.files
+        ]
     if note:
         lines += ["", note]
     lines += [
@@ -43,6 +51,21 @@ def ticket_body(
         f"Slack message: {context.permalink}",
     ]
     return "\n".join(lines)
+
+
+def describe_failure(exc: Exception, attempts: int) -> str:
+    """What went wrong, in words for the people in the thread (details go to the audit log)."""
+    if isinstance(exc, PermanentJobError):
+        return str(exc)
+    if isinstance(exc, GorgiasRateLimited):
+        return f"Gorgias kept asking us to slow down ({attempts} attempts)"
+    if isinstance(exc, GorgiasUnauthorized):
+        return "Gorgias refused our credentials (check GORGIAS_USERNAME and GORGIAS_API_KEY)"
+    if isinstance(exc, GorgiasUnavailable):
+        return f"Gorgias could not be reached ({attempts} attempts)"
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered '{exc.response.get('error', 'an error')}'"
+    return f"an unexpected error ({type(exc).__name__}) after {attempts} attempts"
 
 
 class TicketService:
@@ -68,21 +91,26 @@ class TicketService:
                 await self._audit(p, "create", "denied", detail="reactor is not a workspace member")
                 return
             context = await reader.message(channel, ts, with_thread=False)
-            await self._deps.links.claim(team, channel, ts, context.thread_ts, reactor, p.get(
-                "source", "reaction"))
+            await self._deps.links.claim(
+                team, channel, ts, context.thread_ts, reactor, p.get("source", "reaction")
+            )
             link = await self._deps.links.get(team, channel, ts)
             ticket_id = link.ticket_id if link else None
             if ticket_id is None:
                 if context.thread_ts == ts:
                     # Recorded before the ticket is linked, so it precedes any live sync job.
                     await self._deps.jobs.enqueue(
-                        BACKFILL_JOB, {"team_id": team, "channel": channel, "ts": ts},
-                        key=f"backfill:{key}", order_key=key,
+                        BACKFILL_JOB,
+                        {"team_id": team, "channel": channel, "ts": ts},
+                        key=f"backfill:{key}",
+                        order_key=key,
                     )
                 ticket_id = await self._create(context, p, actor.name, key, job.attempts)
             await self._announce(job, context, ticket_id, reactor)
         except Exception as exc:
-            await self._notify_if_final(job, exc, "create a ticket", channel, p.get("thread_ts") or ts)
+            await self._notify_if_final(
+                job, exc, "create a ticket", channel, p.get("thread_ts") or ts
+            )
             raise
 
     async def _create(
@@ -102,7 +130,8 @@ class TicketService:
         else:
             who = author.id if author else "bot"
             found = await self._gorgias.ensure_customer(
-                email=None, name=author.name if author else "Slack bot",
+                email=None,
+                name=author.name if author else "Slack bot",
                 external_id=f"slack:{team}:{who}",
             )
             customer = CustomerRef(id=found.id)
@@ -125,12 +154,15 @@ class TicketService:
 
     async def _linked(self, p: dict[str, Any], ticket: Any) -> int:
         customer_id = ticket.customer.id if ticket.customer else None
-        await self._deps.links.set_ticket(p["team_id"], p["channel"], p["ts"], ticket.id,
-                                          ticket.status, customer_id)
+        await self._deps.links.set_ticket(
+            p["team_id"], p["channel"], p["ts"], ticket.id, ticket.status, customer_id
+        )
         await self._audit(p, "create", "ok", ticket_id=ticket.id)
         return int(ticket.id)
 
-    async def _announce(self, job: JobLike, context: MessageContext, ticket_id: int, reactor: str) -> None:
+    async def _announce(
+        self, job: JobLike, context: MessageContext, ticket_id: int, reactor: str
+    ) -> None:
         link = self._gorgias.ticket_link(ticket_id)
         subject = job.payload.get("subject") or subject_of(context.text)
         text, blks = blocks.ticket_created(ticket_id, subject, link, reactor)
@@ -139,7 +171,13 @@ class TicketService:
 
     async def set_status_from_reaction(self, job: JobLike) -> None:
         p = job.payload
-        team, channel, ts, actor_id, status = p["team_id"], p["channel"], p["ts"], p["user"], p["status"]
+        team, channel, ts, actor_id, status = (
+            p["team_id"],
+            p["channel"],
+            p["ts"],
+            p["user"],
+            p["status"],
+        )
         action = "close" if status == "closed" else "reopen"
         reader = SlackReader(self._deps.slack, team)
         actor = await reader.person(actor_id)
@@ -151,8 +189,11 @@ class TicketService:
             await self._audit(p, action, "skipped", detail="message has no ticket")
             return
         try:
-            ticket = await (self._gorgias.close_ticket(link.ticket_id) if status == "closed"
-                            else self._gorgias.reopen_ticket(link.ticket_id))
+            ticket = await (
+                self._gorgias.close_ticket(link.ticket_id)
+                if status == "closed"
+                else self._gorgias.reopen_ticket(link.ticket_id)
+            )
         except GorgiasNotFound as exc:
             raise PermanentJobError(f"ticket #{link.ticket_id} no longer exists") from exc
         except Exception as exc:
@@ -186,22 +227,32 @@ class TicketService:
         await self.unmark(channel, ts, remove)
 
     async def post_once(
-        self, job: JobLike, channel: str, thread_ts: str, text: str, blks: blocks.Blocks,
-        *, marker: str,
+        self,
+        job: JobLike,
+        channel: str,
+        thread_ts: str,
+        text: str,
+        blks: blocks.Blocks,
+        *,
+        marker: str,
     ) -> None:
         """Post in the thread; on a retried job first look for the post the last try made."""
         if job.attempts > 1 and await self._already_posted(channel, thread_ts, marker):
             return
         await self._deps.slack.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=text, blocks=blks,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            blocks=blks,
             metadata={"event_type": "ticketbolt", "event_payload": {"marker": marker}},
             unfurl_links=False,
         )
 
     async def _already_posted(self, channel: str, thread_ts: str, marker: str) -> bool:
         try:
-            page = await self._deps.slack.conversations_replies(channel=channel, ts=thread_ts,
-                                                                limit=200, include_all_metadata=True)
+            page = await self._deps.slack.conversations_replies(
+                channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
+            )
         except SlackApiError:
             return False
         for message in page.get("messages") or []:
@@ -229,19 +280,36 @@ class TicketService:
     ) -> None:
         if not (job.last_attempt or isinstance(exc, PermanentJobError)):
             return
-        reason = str(exc) or type(exc).__name__
-        await self._audit(job.payload, action.split(maxsplit=1)[0], "failed", detail=reason)
-        text, blks = blocks.job_failed(action, reason, job.id)
+        await self._audit(
+            job.payload,
+            action.split(maxsplit=1)[0],
+            "failed",
+            detail=str(exc) or type(exc).__name__,
+        )
+        text, blks = blocks.job_failed(action, describe_failure(exc, job.attempts), job.id)
         try:
-            await self._deps.slack.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                                    text=text, blocks=blks)
+            await self._deps.slack.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blks
+            )
         except SlackApiError:
             log.warning("could not post the failure notice", exc_info=True)
 
-    async def _audit(self, p: dict[str, Any], action: str, outcome: str, *,
-                     ticket_id: int | None = None, detail: str = "") -> None:
+    async def _audit(
+        self,
+        p: dict[str, Any],
+        action: str,
+        outcome: str,
+        *,
+        ticket_id: int | None = None,
+        detail: str = "",
+    ) -> None:
         await self._deps.audit.record(
-            actor=p.get("user", ""), action=action, outcome=outcome, team_id=p.get("team_id", ""),
-            channel_id=p.get("channel", ""), message_ts=p.get("ts", ""), ticket_id=ticket_id,
+            actor=p.get("user", ""),
+            action=action,
+            outcome=outcome,
+            team_id=p.get("team_id", ""),
+            channel_id=p.get("channel", ""),
+            message_ts=p.get("ts", ""),
+            ticket_id=ticket_id,
             detail=detail,
         )

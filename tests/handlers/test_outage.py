@@ -64,3 +64,40 @@ async def test_two_hundred_reactions_through_faults_and_an_outage(database: Data
     assert 0 == stats["by_state"]["failed"]
     # With the circuit open, the workers stopped hammering a Gorgias that was down.
     assert during < 100
+
+
+async def test_a_job_that_keeps_failing_ends_failed_with_a_notice_and_can_be_retried(
+    database: Database,
+) -> None:
+    """Gorgias down past the last attempt: the job ends `failed`, the thread says so in plain
+    words, and an operator's retry creates the ticket once Gorgias is back."""
+    async with emulators() as (slack, gorgias):
+        state = slack.state
+        customer = state.add_user("casey", email="casey@shop.example")
+        agent = state.add_user("alex")
+        channel = state.add_channel("support", members=[customer.id, agent.id, slack.bot_user.id])
+        gorgias.faults.outage = True
+        async with running_app(
+            database,
+            slack,
+            gorgias,
+            TICKETBOLT_JOB_MAX_ATTEMPTS=2,
+            TICKETBOLT_BREAKER_RESET_SECONDS=0.1,
+        ) as stack:
+            ts = await slack.user_posts(customer, channel, "Package never came")
+            await slack.user_reacts(agent, channel, ts, "ticket")
+
+            def notices() -> list[str]:
+                return [
+                    m.text
+                    for m in channel.messages.values()
+                    if m.thread_ts == ts and m.user == slack.bot_user.id
+                ]
+
+            await eventually(lambda: len(notices()) == 1, timeout=60, what="the failure notice")
+            assert "Could not create a ticket: Gorgias could not be reached" in notices()[0]
+            [failed] = await stack.runtime.queue.list("failed")
+            assert {} == gorgias.tickets
+            gorgias.faults.outage = False
+            assert await stack.runtime.queue.requeue(failed.id)
+            await eventually(lambda: len(gorgias.tickets) == 1, timeout=60, what="the ticket")

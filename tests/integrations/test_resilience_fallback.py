@@ -21,8 +21,9 @@ async def test_redis_down_throttles_locally_then_returns_to_redis(redis_url: str
     local = LocalLeakyBucket(10, 1.0)
     clock = Clock()
     try:
-        limiter = FallbackRateLimiter(RedisLeakyBucket(down, "rl:test", 10, 1.0), local,
-                                      retry_after=5, clock=clock)
+        limiter = FallbackRateLimiter(
+            RedisLeakyBucket(down, "rl:test", 10, 1.0), local, retry_after=5, clock=clock
+        )
         waited = await limiter.acquire()
         assert 0.0 == waited
         assert limiter.degraded
