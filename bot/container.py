@@ -78,7 +78,8 @@ class Runtime:
     def worker(self, **overrides: Any) -> Worker:
         s = self.settings
         options: dict[str, Any] = {
-            "concurrency": s.worker_concurrency, "poll_interval": s.job_poll_interval,
+            "concurrency": s.worker_concurrency,
+            "poll_interval": s.job_poll_interval,
             "maintenance": self.events.purge,
         }
         options.update(overrides)
@@ -120,9 +121,15 @@ class Runtime:
         except SQLAlchemyError as exc:  # the database check above already says what is wrong
             report["stats_error"] = type(exc).__name__
         usage = self.gorgias.rate_limit if self.gorgias else None
-        report["gorgias_rate_limit"] = None if usage is None else {
-            "used": usage.used, "limit": usage.limit, "headroom": usage.headroom,
-        }
+        report["gorgias_rate_limit"] = (
+            None
+            if usage is None
+            else {
+                "used": usage.used,
+                "limit": usage.limit,
+                "headroom": usage.headroom,
+            }
+        )
         report["circuits"] = {
             "gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"
         }
@@ -157,10 +164,15 @@ def gorgias_client(
         )
     else:
         limiter = LocalLeakyBucket(capacity, window)
-    breaker = CircuitBreaker(name="gorgias", failure_threshold=settings.breaker_failures,
-                             reset_timeout=settings.breaker_reset_seconds)
+    breaker = CircuitBreaker(
+        name="gorgias",
+        failure_threshold=settings.breaker_failures,
+        reset_timeout=settings.breaker_reset_seconds,
+    )
     return GorgiasClient(
-        http, limiter=limiter, breaker=breaker,
+        http,
+        limiter=limiter,
+        breaker=breaker,
         metrics=GorgiasMetrics(metrics.registry),
     )
 
@@ -179,8 +191,12 @@ async def open_runtime(
         redis: Redis | None = None
         cache: Cache = MemoryCache(settings.cache_max_entries)
         if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
-                                   health_check_interval=30)
+            redis = Redis.from_url(
+                settings.redis_url,
+                socket_timeout=2,
+                socket_connect_timeout=2,
+                health_check_interval=30,
+            )
             stack.push_async_callback(redis.aclose)
             cache = FallbackCache(RedisCache(redis), MemoryCache(settings.cache_max_entries))
 
@@ -189,10 +205,17 @@ async def open_runtime(
         slack = slack_client(settings, session)
 
         gorgias: GorgiasClient | None = None
-        if settings.gorgias_configured:
-            assert settings.gorgias_api_url and settings.gorgias_username and settings.gorgias_api_key
-            http = build_http_client(settings.gorgias_api_url, settings.gorgias_username,
-                                     settings.gorgias_api_key.get_secret_value())
+        api_url, username, api_key = (
+            settings.gorgias_api_url,
+            settings.gorgias_username,
+            settings.gorgias_api_key,
+        )
+        if api_url and username and api_key:
+            http = build_http_client(
+                api_url,
+                username,
+                api_key.get_secret_value(),
+            )
             stack.push_async_callback(http.aclose)
             gorgias = gorgias_client(settings, redis, metrics, http)
 
@@ -202,8 +225,10 @@ async def open_runtime(
         assistant = build_engine(settings, cache, llm)
 
         queue = JobQueue(
-            sessions, lease_seconds=settings.job_lease_seconds,
-            max_attempts=settings.job_max_attempts, backoff_base=settings.job_backoff_base,
+            sessions,
+            lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.job_max_attempts,
+            backoff_base=settings.job_backoff_base,
             backoff_max=settings.job_backoff_max,
         )
         links, events, audit = TicketLinks(sessions), ProcessedEvents(sessions), AuditLog(sessions)
@@ -217,34 +242,71 @@ async def open_runtime(
                 assistant_rate_per_minute=settings.assistant_rate_per_minute,
                 sync_gorgias_notes=settings.sync_internal_notes,  # thread sync (issue 7)
             ),
-            jobs=queue, links=links, audit=audit, slack=slack, gorgias=gorgias,
-            assistant=assistant, turns=Turns(sessions), cache=cache,
+            jobs=queue,
+            links=links,
+            audit=audit,
+            slack=slack,
+            gorgias=gorgias,
+            assistant=assistant,
+            turns=Turns(sessions),
+            cache=cache,
             mirror=MirrorLog(sessions),  # thread sync (issue 7)
         )
         signing = settings.slack_signing_secret
         # Without a bot token there is no Slack app to serve (operator commands still work).
-        bolt = build_app(
-            client=slack, signing_secret=signing.get_secret_value() if signing else None,
-            events=events, metrics=metrics, deps=deps,
-        ) if settings.slack_bot_token else None
+        bolt = (
+            build_app(
+                client=slack,
+                signing_secret=signing.get_secret_value() if signing else None,
+                events=events,
+                metrics=metrics,
+                deps=deps,
+            )
+            if settings.slack_bot_token
+            else None
+        )
         health = HealthChecker(build_checks(settings, engine, cache, slack, gorgias, llm))
         runtime = Runtime(
-            settings=settings, metrics=metrics, engine=engine, cache=cache, redis=redis,
-            slack=slack, gorgias=gorgias, deps=deps, queue=queue, links=links, events=events,
-            audit=audit, bolt=bolt, health=health, web_app=web.Application(),
+            settings=settings,
+            metrics=metrics,
+            engine=engine,
+            cache=cache,
+            redis=redis,
+            slack=slack,
+            gorgias=gorgias,
+            deps=deps,
+            queue=queue,
+            links=links,
+            events=events,
+            audit=audit,
+            bolt=bolt,
+            health=health,
+            web_app=web.Application(),
             started_at=time.monotonic(),
         )
         deps.status = runtime
-        runtime.web_app = web.Application() if bolt is None else build_web_app(
-            ServerParts(
-                bolt=bolt, health=health, metrics=metrics, stats=runtime.stats,
-                admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
-                max_body_bytes=settings.max_body_bytes,
-                # thread sync (issue 7): Gorgias HTTP-integration callbacks
-                extra_routes=gorgias_webhook_routes(
-                    settings.gorgias_webhook_token.get_secret_value()
-                    if settings.gorgias_webhook_token else None, queue, links,
-                ),
+        runtime.web_app = (
+            web.Application()
+            if bolt is None
+            else build_web_app(
+                ServerParts(
+                    bolt=bolt,
+                    health=health,
+                    metrics=metrics,
+                    stats=runtime.stats,
+                    admin_token=settings.admin_token.get_secret_value()
+                    if settings.admin_token
+                    else None,
+                    max_body_bytes=settings.max_body_bytes,
+                    # thread sync (issue 7): Gorgias HTTP-integration callbacks
+                    extra_routes=gorgias_webhook_routes(
+                        settings.gorgias_webhook_token.get_secret_value()
+                        if settings.gorgias_webhook_token
+                        else None,
+                        queue,
+                        links,
+                    ),
+                )
             )
         )
         try:

@@ -1,4 +1,4 @@
-"""Every setting of the service, read from the environment (and `.env`) and validated at start-up."""
+"""Every setting of the service, read from the environment (and `.env`), validated at start."""
 
 from __future__ import annotations
 
@@ -49,9 +49,13 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, validation_alias="TICKETBOLT_ADMIN_TOKEN")
 
     create_reaction: str = Field("ticket", validation_alias="TICKETBOLT_CREATE_REACTION")
-    resolve_reaction: str = Field("white_check_mark", validation_alias="TICKETBOLT_RESOLVE_REACTION")
+    resolve_reaction: str = Field(
+        "white_check_mark", validation_alias="TICKETBOLT_RESOLVE_REACTION"
+    )
     marker_reaction: str = Field("eyes", validation_alias="TICKETBOLT_MARKER_REACTION")
-    agents: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="TICKETBOLT_AGENTS")
+    agents: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="TICKETBOLT_AGENTS"
+    )
     assistant_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="TICKETBOLT_ASSISTANT_CHANNELS"
     )
@@ -68,7 +72,9 @@ class Settings(BaseSettings):
     )
     cache_ttl_intents: float = Field(3600, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_INTENTS")
     cache_ttl_kb: float = Field(86400, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_KB")
-    cache_ttl_responses: float = Field(1800, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_RESPONSES")
+    cache_ttl_responses: float = Field(
+        1800, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_RESPONSES"
+    )
     cache_max_entries: int = Field(10_000, ge=1, validation_alias="TICKETBOLT_CACHE_MAX_ENTRIES")
 
     # 15 attempts backing off to 15 minutes ride out roughly an hour and a half of outage.
@@ -185,7 +191,7 @@ def _variable_name(loc: tuple[int | str, ...]) -> str:
 
 
 def load_settings(values: dict[str, Any] | None = None) -> Settings:
-    """Build settings from `values` (tests) or the environment, raising `SettingsError` on bad input."""
+    """Settings from `values` (tests) or the environment; `SettingsError` names what is wrong."""
     try:
         if values is None:
             return Settings()

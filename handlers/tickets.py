@@ -1,4 +1,4 @@
-"""Ticket work run by the job worker: create from a Slack message, close and reopen, tell the thread."""
+"""Ticket work for the job worker: create from a Slack message, close, reopen, tell the thread."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def describe_failure(exc: Exception, attempts: int) -> str:
 
 
 class TicketService:
-    """The steps of each job are safe to repeat: a retry after a crash never makes a second ticket."""
+    """Each step is safe to repeat: a retry after a crash never makes a second ticket."""
 
     def __init__(self, deps: Deps):
         self._deps = deps

@@ -18,7 +18,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class CircuitOpen(Exception):  # noqa: N818 -- a state, as the design names it
+class CircuitOpen(Exception):
     """The breaker is open: the upstream is considered down and no request was made."""
 
     def __init__(self, name: str, retry_in: float) -> None:

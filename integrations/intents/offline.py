@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp  # type: ignore[import-untyped]  # scipy ships no type information
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from tokenizers import Tokenizer
 
