@@ -77,7 +77,7 @@ class RecordedRequest:
     status: int | None = None
 
 
-class DropConnection(Exception):  # noqa: N818 -- an instruction, not an error
+class DropConnection(Exception):
     """Close the connection without answering."""
 
 

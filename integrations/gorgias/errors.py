@@ -35,7 +35,7 @@ class GorgiasError(Exception):
         self.status = status
 
 
-class GorgiasRejected(GorgiasError):  # noqa: N818 -- the design names this tree
+class GorgiasRejected(GorgiasError):
     """Gorgias refused the request as invalid (400); `field_errors` says which fields."""
 
     def __init__(
@@ -50,19 +50,19 @@ class GorgiasRejected(GorgiasError):  # noqa: N818 -- the design names this tree
         self.field_errors = field_errors or {}
 
 
-class GorgiasUnauthorized(GorgiasError):  # noqa: N818 -- the design names this tree
+class GorgiasUnauthorized(GorgiasError):
     """The credentials are wrong (401) or the key's user lacks the permission (403)."""
 
 
-class GorgiasNotFound(GorgiasError):  # noqa: N818 -- the design names this tree
+class GorgiasNotFound(GorgiasError):
     """The resource does not exist (404)."""
 
 
-class GorgiasConflict(GorgiasError):  # noqa: N818 -- the design names this tree
+class GorgiasConflict(GorgiasError):
     """The resource already exists (409)."""
 
 
-class GorgiasRateLimited(GorgiasError):  # noqa: N818 -- the design names this tree
+class GorgiasRateLimited(GorgiasError):
     """Gorgias kept answering 429; `retry_after` is its last advice in seconds."""
 
     def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
@@ -70,7 +70,7 @@ class GorgiasRateLimited(GorgiasError):  # noqa: N818 -- the design names this t
         self.retry_after = retry_after
 
 
-class GorgiasUnavailable(GorgiasError):  # noqa: N818 -- the design names this tree
+class GorgiasUnavailable(GorgiasError):
     """Gorgias could not be reached or failed on its side (5xx, timeout, connection)."""
 
 

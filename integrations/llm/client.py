@@ -32,11 +32,11 @@ class LlmError(Exception):
     """The LLM gave no usable answer."""
 
 
-class LlmUnavailable(LlmError):  # noqa: N818  # named like cache.CacheUnavailable
+class LlmUnavailable(LlmError):  # named like cache.CacheUnavailable
     """The endpoint timed out, refused the connection, or kept answering 429 or 5xx."""
 
 
-class LlmInvalidAnswer(LlmError):  # noqa: N818  # reads as what happened, like the above
+class LlmInvalidAnswer(LlmError):  # reads as what happened, like the above
     """The model refused, was cut off, or answered outside the schema or the label set."""
 
 
