@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -189,3 +190,11 @@ async def test_redis_down_keeps_the_service_ready_on_the_memory_cache(database: 
             body = await response.json()
     cache = next(d for d in body["dependencies"] if d["name"] == "cache")
     assert (200, "degraded") == (response.status, cache["state"])
+
+
+async def test_oversized_request_bodies_are_refused(stack: Stack) -> None:
+    """A body over TICKETBOLT_MAX_BODY_BYTES is refused with 413 before anything parses it."""
+    async with aiohttp.ClientSession() as http:
+        body = io.BytesIO(b"x" * 2_000_000)
+        async with http.post(f"{stack.url}/slack/events", data=body) as response:
+            assert 413 == response.status
