@@ -37,11 +37,12 @@ async def serve(
     on_ready: Callable[[Runtime, web.AppRunner], Awaitable[None]] | None = None,
     with_worker: bool = True,
     extra_routes: Sequence[web.RouteDef] = (),
+    search_path: str | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop`): stop accepting, finish in-flight, close clients."""
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, search_path=search_path) as runtime:
         # Added before the runner freezes the application (the sandbox serves its page here).
         runtime.web_app.add_routes(extra_routes)
         await upgrade(runtime.engine)

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from integrations.slack.emulator_api import Call, WebApi
 from integrations.slack.emulator_events import Deliverer, Delivery
+from integrations.slack.emulator_socket import SocketModeHub
 from integrations.slack.emulator_faults import Faults
 from integrations.slack.emulator_interactions import Hook, HookPost, Interactions
 from integrations.slack.emulator_registry import DEFAULT_SCOPES, ApiContext
@@ -42,6 +43,7 @@ class SlackEmulator(Interactions):
         api_app_id: str = "A0TICKETBOLT",
         bot_name: str = "ticketbolt",
         events_url: str | None = None,
+        app_token: str | None = None,
         scopes: Sequence[str] | None = None,
         deliver_bot_events: bool = True,
         delivery_timeout: float = 10.0,
@@ -76,6 +78,7 @@ class SlackEmulator(Interactions):
         )
         self._api = WebApi(self._ctx, bot_token, self.faults, self._record)
         self._deliverer = Deliverer(signing_secret, delivery_timeout)
+        self.socket = SocketModeHub(app_token, api_app_id, ack_timeout=delivery_timeout)
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Delivery | None]] = set()
         self._runner: web.AppRunner | None = None
@@ -103,6 +106,7 @@ class SlackEmulator(Interactions):
     def routes(self) -> list[web.RouteDef]:
         """The emulator's routes, to serve standalone or inside another aiohttp application."""
         return [
+            *self.socket.routes(),  # before /api/{method}: it authenticates with the app token
             web.route("*", "/api/{method}", self._api.handle),
             web.post("/hooks/{hook_id}", self._hook),
             web.get("/emulator/snapshot", self._snapshot),
@@ -133,6 +137,7 @@ class SlackEmulator(Interactions):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._deliverer.aclose()
+        await self.socket.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

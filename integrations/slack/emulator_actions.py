@@ -27,6 +27,7 @@ class UserActions:
     events_url: str | None
     deliveries: list[Delivery]
     _deliverer: Deliverer
+    socket: SocketModeHub
 
     def _notify(self) -> None:
         raise NotImplementedError
@@ -85,11 +86,19 @@ class UserActions:
         signature: SignatureMode,
         headers: dict[str, str] | None = None,
     ) -> Delivery:
-        if not self.events_url:
-            raise RuntimeError("events_url is not set: nowhere to deliver")
-        delivery = await self._deliverer.post(
-            kind, self.events_url, body, content_type, signature=signature, extra_headers=headers
-        )
+        if self.socket.connected:  # the app chose Socket Mode: no HTTP, no signature
+            delivery = await self.socket.send(kind, body, headers)
+        elif not self.events_url:
+            raise RuntimeError("events_url is not set and no Socket Mode connection is open")
+        else:
+            delivery = await self._deliverer.post(
+                kind,
+                self.events_url,
+                body,
+                content_type,
+                signature=signature,
+                extra_headers=headers,
+            )
         self.deliveries.append(delivery)
         self._notify()
         return delivery
@@ -98,7 +107,8 @@ class UserActions:
         self, channel: Channel, event: JSON, signature: SignatureMode = "valid"
     ) -> Delivery | None:
         # Events are perspectival: the app hears only conversations its bot user is in.
-        if not self.events_url or self.state.bot.id not in channel.members:
+        reachable = self.events_url or self.socket.connected
+        if not reachable or self.state.bot.id not in channel.members:
             return None
         return await self.deliver(
             self.make_event_envelope(event, channel=channel), signature=signature
