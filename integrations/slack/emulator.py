@@ -14,11 +14,11 @@ from aiohttp import web
 
 from integrations.slack.emulator_api import Call, WebApi
 from integrations.slack.emulator_events import Deliverer, Delivery
-from integrations.slack.emulator_socket import SocketModeHub
 from integrations.slack.emulator_faults import Faults
 from integrations.slack.emulator_interactions import Hook, HookPost, Interactions
 from integrations.slack.emulator_registry import DEFAULT_SCOPES, ApiContext
 from integrations.slack.emulator_render import snapshot
+from integrations.slack.emulator_socket import SocketModeHub
 from integrations.slack.emulator_state import JSON, Channel, User, Workspace
 from integrations.slack.emulator_views import TriggerStore, ViewStore
 

@@ -17,6 +17,7 @@ from integrations.slack.emulator_events import (
     reaction_event,
 )
 from integrations.slack.emulator_render import message_json
+from integrations.slack.emulator_socket import SocketModeHub
 from integrations.slack.emulator_state import JSON, Channel, Message, User, Workspace
 
 
