@@ -54,8 +54,9 @@ def gorgias_webhook_routes(
         # One line per ticketed message (shared with its resolve and Slack-side sync jobs), so
         # a close made from Slack is recorded before its own webhook is compared with it.
         ordered = order_key(link) if link is not None else f"gorgias:{job.ticket_id}"
-        created = await jobs.enqueue(job.kind, job.payload, key=job.key, order_key=ordered,
-                                     correlation_id=job.key[:64])
+        created = await jobs.enqueue(
+            job.kind, job.payload, key=job.key, order_key=ordered, correlation_id=job.key[:64]
+        )
         return web.json_response({"ok": True, "duplicate": not created})
 
     return [web.post(ROUTE, receive)]

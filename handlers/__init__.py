@@ -18,14 +18,6 @@ def register_all(app: Any, deps: Deps) -> None:
 
 def _features() -> list[Any]:
     """Feature modules in registration order; `messages` follows those that add consumers."""
-    import importlib
+    from handlers import assistant, commands, messages, reactions, shortcuts, sync
 
-    names = ["reactions", "assistant", "sync", "commands", "shortcuts", "messages"]
-    modules = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(f"handlers.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"handlers.{name}":
-                raise
-    return modules
+    return [reactions, assistant, sync, commands, shortcuts, messages]

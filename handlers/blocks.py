@@ -51,14 +51,17 @@ def helpdesk_reply(agent: str, body: str, link: str, ticket_id: int) -> tuple[st
 
 def helpdesk_note(agent: str, body: str, link: str, ticket_id: int) -> tuple[str, Blocks]:
     text = f"{agent} (internal note): {body}"
-    return text, [_section(f":lock: *{agent}* noted on <{link}|ticket #{ticket_id}>:\n{body}"),
-                  _context("Internal note: the customer does not see it.")]
+    return text, [
+        _section(f":lock: *{agent}* noted on <{link}|ticket #{ticket_id}>:\n{body}"),
+        _context("Internal note: the customer does not see it."),
+    ]
 
 
 def helpdesk_change(ticket_id: int, link: str, what: str, kind: str) -> tuple[str, Blocks]:
     """A change made in Gorgias: `what` reads "closed by Sam", `kind` picks the icon."""
     icon = {"closed": ":white_check_mark:", "open": ":arrows_counterclockwise:"}.get(
-        kind, ":bust_in_silhouette:")
+        kind, ":bust_in_silhouette:"
+    )
     text = f"Ticket #{ticket_id} {what} in Gorgias"
     return text, [_section(f"{icon} *<{link}|Ticket #{ticket_id}>* {what} in Gorgias")]
 

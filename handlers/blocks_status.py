@@ -12,10 +12,18 @@ Blocks = list[dict[str, Any]]
 Answer = tuple[str, Blocks]
 
 CHECKING = "Checking… the answer follows in a moment."
-STATE_ICONS = {"ok": ":large_green_circle:", "degraded": ":large_yellow_circle:",
-               "down": ":red_circle:"}
-CHECK_LABELS = {"database": "Database", "cache": "Cache", "slack": "Slack API",
-                "gorgias": "Gorgias", "llm": "LLM"}
+STATE_ICONS = {
+    "ok": ":large_green_circle:",
+    "degraded": ":large_yellow_circle:",
+    "down": ":red_circle:",
+}
+CHECK_LABELS = {
+    "database": "Database",
+    "cache": "Cache",
+    "slack": "Slack API",
+    "gorgias": "Gorgias",
+    "llm": "LLM",
+}
 # The modal's inputs: block_id and action_id are the same string for each field.
 SUBJECT, BODY, PRIORITY, TAGS = "subject", "body", "priority", "tags"
 PRIORITIES = ("low", "normal", "high", "critical")
@@ -44,8 +52,12 @@ def duration(seconds: float) -> str:
     whole = int(seconds)
     if whole < 60:
         return f"{whole}s"
-    parts = [(whole // 86400, "d"), (whole % 86400 // 3600, "h"), (whole % 3600 // 60, "m"),
-             (whole % 60, "s")]
+    parts = [
+        (whole // 86400, "d"),
+        (whole % 86400 // 3600, "h"),
+        (whole % 3600 // 60, "m"),
+        (whole % 60, "s"),
+    ]
     shown = [f"{n}{unit}" for n, unit in parts if n][:2]
     return " ".join(shown)
 
@@ -53,11 +65,13 @@ def duration(seconds: float) -> str:
 def usage() -> Answer:
     text = "Usage: /ticketbolt status | cache | ticket <id> | help"
     return text, [
-        _section("*`/ticketbolt` commands*\n"
-                 "• `/ticketbolt status` — health of every dependency, the job queue, version\n"
-                 "• `/ticketbolt cache` — cache statistics per layer\n"
-                 "• `/ticketbolt ticket <id>` — a Gorgias ticket and the message it came from\n"
-                 "• `/ticketbolt help` — this list"),
+        _section(
+            "*`/ticketbolt` commands*\n"
+            "• `/ticketbolt status` — health of every dependency, the job queue, version\n"
+            "• `/ticketbolt cache` — cache statistics per layer\n"
+            "• `/ticketbolt ticket <id>` — a Gorgias ticket and the message it came from\n"
+            "• `/ticketbolt help` — this list"
+        ),
         _context("Answers are visible only to you."),
     ]
 
@@ -78,8 +92,10 @@ def _check_line(check: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     name, state = str(check["name"]), str(check["state"])
     label = CHECK_LABELS.get(name, name)
     latency = float(check["latency_ms"])
-    line = (f"{STATE_ICONS.get(state, ':grey_question:')} *{label}* {state} · "
-            f"{latency:.{1 if latency < 10 else 0}f} ms — {escape(str(check['detail']))}")
+    line = (
+        f"{STATE_ICONS.get(state, ':grey_question:')} *{label}* {state} · "
+        f"{latency:.{1 if latency < 10 else 0}f} ms — {escape(str(check['detail']))}"
+    )
     backend = str((report.get("cache") or {}).get("backend", ""))
     if name == "cache" and backend and backend != check["detail"]:
         # `redis→memory` while the fallback serves: the check may have caught Redis back first.
@@ -95,8 +111,7 @@ def _gorgias_extras(report: Mapping[str, Any]) -> str:
     circuit = str((report.get("circuits") or {}).get("gorgias", "unknown")).replace("_", "-")
     limits = report.get("gorgias_rate_limit")
     if limits:
-        limit = (f"rate limit {limits['used']}/{limits['limit']} used, "
-                 f"{limits['headroom']} left")
+        limit = f"rate limit {limits['used']}/{limits['limit']} used, {limits['headroom']} left"
     else:
         limit = "rate limit not reported yet"
     return f"circuit *{circuit}* · {limit}"
@@ -105,12 +120,16 @@ def _gorgias_extras(report: Mapping[str, Any]) -> str:
 def _queue_line(queue: Mapping[str, Any]) -> str:
     states = queue.get("by_state") or {}
     failed = int(states.get("failed", 0))
-    line = (f"{':warning:' if failed else ':inbox_tray:'} *Job queue* "
-            f"{states.get('queued', 0)} queued · {states.get('running', 0)} running · "
-            f"{failed} failed · oldest waiting {duration(queue.get('oldest_queued_seconds', 0))}")
+    line = (
+        f"{':warning:' if failed else ':inbox_tray:'} *Job queue* "
+        f"{states.get('queued', 0)} queued · {states.get('running', 0)} running · "
+        f"{failed} failed · oldest waiting {duration(queue.get('oldest_queued_seconds', 0))}"
+    )
     if failed:
-        line += ("\n      See `ticketbolt jobs list --state failed`; "
-                 "retry one with `ticketbolt jobs retry <id>`.")
+        line += (
+            "\n      See `ticketbolt jobs list --state failed`; "
+            "retry one with `ticketbolt jobs retry <id>`."
+        )
     return line
 
 
@@ -125,8 +144,10 @@ def status_report(report: Mapping[str, Any]) -> Answer:
     else:
         reason = report.get("stats_error", "no data")
         lines.append(f":red_circle: *Job queue* unavailable ({reason})")
-    footer = (f"ticketbolt {report.get('version', '?')} · up "
-              f"{duration(float(report.get('uptime_seconds', 0)))}")
+    footer = (
+        f"ticketbolt {report.get('version', '?')} · up "
+        f"{duration(float(report.get('uptime_seconds', 0)))}"
+    )
     return f"ticketbolt status: {summary}", [
         _section(f"*ticketbolt status* — {summary}"),
         _section("\n".join(lines)),
@@ -145,9 +166,11 @@ def cache_report(cache: Mapping[str, Any]) -> Answer:
     """The backend's totals, then each LLM cache layer's hits, savings and TTL."""
     backend = str(cache.get("backend", "unknown"))
     fell_back = " _(Redis unreachable: serving from memory)_" if "→" in backend else ""
-    head = (f"*Backend* `{backend}`{fell_back} · {cache.get('entries', 0)} entries · "
-            f"{cache.get('hits', 0)} hits / {cache.get('misses', 0)} misses · "
-            f"hit rate {_rate(float(cache.get('hit_rate', 0.0)))}")
+    head = (
+        f"*Backend* `{backend}`{fell_back} · {cache.get('entries', 0)} entries · "
+        f"{cache.get('hits', 0)} hits / {cache.get('misses', 0)} misses · "
+        f"hit rate {_rate(float(cache.get('hit_rate', 0.0)))}"
+    )
     layers: Mapping[str, Mapping[str, Any]] = cache.get("layers") or {}
     if layers:
         rows = [
@@ -187,13 +210,20 @@ def ticket_details(ticket: Ticket, link: str, source_permalink: str | None) -> A
     assignee = ticket.assignee_user
     assigned = escape(assignee.name or assignee.email or "an agent") if assignee else "unassigned"
     source = f"<{source_permalink}|the Slack message>" if source_permalink else "not from Slack"
-    fields = [("Status", ticket.status), ("Priority", ticket.priority or "normal"),
-              ("Customer", who), ("Assignee", assigned),
-              ("Last update", _when(ticket.updated_datetime)), ("Came from", source)]
+    fields = [
+        ("Status", ticket.status),
+        ("Priority", ticket.priority or "normal"),
+        ("Customer", who),
+        ("Assignee", assigned),
+        ("Last update", _when(ticket.updated_datetime)),
+        ("Came from", source),
+    ]
     return f"Ticket #{ticket.id}: {ticket.subject or '(no subject)'}", [
         _section(f":ticket: *<{link}|Ticket #{ticket.id}>* — {subject}"),
-        {"type": "section",
-         "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields]},
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in fields],
+        },
     ]
 
 
@@ -205,10 +235,16 @@ def ticket_not_found(ticket_id: int) -> Answer:
 # -- the "Create ticket" modal ----------------------------------------------------------------
 
 
-def _input(block: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "input", "block_id": block, "label": _plain(label),
-                           "element": {"action_id": block, **element}, "optional": optional}
+def _input(
+    block: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = ""
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "input",
+        "block_id": block,
+        "label": _plain(label),
+        "element": {"action_id": block, **element},
+        "optional": optional,
+    }
     if hint:
         out["hint"] = _plain(hint)
     return out
@@ -223,30 +259,51 @@ def create_ticket_modal(callback_id: str, subject: str, body: str, metadata: str
     subject_input: dict[str, Any] = {"type": "plain_text_input", "max_length": 998}
     if subject:
         subject_input["initial_value"] = subject[:998]
-    body_input: dict[str, Any] = {"type": "plain_text_input", "multiline": True,
-                                  "max_length": MAX_BODY}
+    body_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "multiline": True,
+        "max_length": MAX_BODY,
+    }
     if body:
         body_input["initial_value"] = body[:MAX_BODY]
     return {
-        "type": "modal", "callback_id": callback_id, "private_metadata": metadata,
-        "title": _plain("Create ticket"), "submit": _plain("Create"), "close": _plain("Cancel"),
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": metadata,
+        "title": _plain("Create ticket"),
+        "submit": _plain("Create"),
+        "close": _plain("Cancel"),
         "blocks": [
             _input(SUBJECT, "Subject", subject_input),
             _input(BODY, "Message", body_input, optional=True),
-            _input(PRIORITY, "Priority", {"type": "static_select",
-                                          "options": [_option(p) for p in PRIORITIES],
-                                          "initial_option": _option("normal")}),
-            _input(TAGS, "Tags", {"type": "plain_text_input",
-                                  "placeholder": _plain("refund, vip")},
-                   optional=True, hint="Comma-separated; #slack and the channel name are added."),
+            _input(
+                PRIORITY,
+                "Priority",
+                {
+                    "type": "static_select",
+                    "options": [_option(p) for p in PRIORITIES],
+                    "initial_option": _option("normal"),
+                },
+            ),
+            _input(
+                TAGS,
+                "Tags",
+                {"type": "plain_text_input", "placeholder": _plain("refund, vip")},
+                optional=True,
+                hint="Comma-separated; #slack and the channel name are added.",
+            ),
         ],
     }
 
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     """A modal that only tells something (no submit button)."""
-    return {"type": "modal", "title": _plain(title[:24]), "close": _plain("Close"),
-            "blocks": [_section(text)]}
+    return {
+        "type": "modal",
+        "title": _plain(title[:24]),
+        "close": _plain("Close"),
+        "blocks": [_section(text)],
+    }
 
 
 def already_ticketed(ticket_id: int, link: str | None) -> str:
@@ -254,7 +311,10 @@ def already_ticketed(ticket_id: int, link: str | None) -> str:
     return f":ticket: This message already has {shown}."
 
 
-ALREADY_REQUESTED = (":hourglass_flowing_sand: A ticket for this message was already requested. "
-                     "Its link appears in the message's thread once Gorgias has it.")
-REQUESTED = (":white_check_mark: Creating the ticket. Its link appears in the message's thread "
-             "in a moment.")
+ALREADY_REQUESTED = (
+    ":hourglass_flowing_sand: A ticket for this message was already requested. "
+    "Its link appears in the message's thread once Gorgias has it."
+)
+REQUESTED = (
+    ":white_check_mark: Creating the ticket. Its link appears in the message's thread in a moment."
+)

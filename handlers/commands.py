@@ -51,8 +51,9 @@ class Answers:
     def __init__(self, deps: Deps):
         self._deps = deps
 
-    async def deliver(self, request: Request, team_id: str, user_id: str,
-                      respond: AsyncRespond) -> None:
+    async def deliver(
+        self, request: Request, team_id: str, user_id: str, respond: AsyncRespond
+    ) -> None:
         """Answer on the command's `response_url`; a failure still tells the person."""
         try:
             text, blocks = await self.answer(request, team_id, user_id)
@@ -62,16 +63,17 @@ class Answers:
             log.exception("/ticketbolt %s failed", request.sub)
             text, blocks = ui.problem(f"Could not finish `{request.sub}`; the bot's log says why.")
         try:
-            sent = await respond(text=text, blocks=blocks, response_type="ephemeral",
-                                 replace_original=False)
+            sent = await respond(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            )
         except (aiohttp.ClientError, TimeoutError):
-            log.warning("could not post the /ticketbolt answer to its response_url",
-                        exc_info=True)
+            log.warning("could not post the /ticketbolt answer to its response_url", exc_info=True)
             return
         if sent.status_code >= 400:
             # Slack refuses a response_url after 30 minutes or five uses.
-            log.warning("response_url refused the /ticketbolt answer: %s %s",
-                        sent.status_code, sent.body)
+            log.warning(
+                "response_url refused the /ticketbolt answer: %s %s", sent.status_code, sent.body
+            )
 
     async def answer(self, request: Request, team_id: str, user_id: str) -> ui.Answer:
         person = await SlackReader(self._deps.slack, team_id).person(user_id)
@@ -95,8 +97,9 @@ class Answers:
             return ui.ticket_not_found(ticket_id)
         except GorgiasError as exc:
             return ui.problem(f"Gorgias did not answer: {exc.message}")
-        return ui.ticket_details(ticket, gorgias.ticket_link(ticket_id),
-                                 await self.permalink(ticket_id, team_id))
+        return ui.ticket_details(
+            ticket, gorgias.ticket_link(ticket_id), await self.permalink(ticket_id, team_id)
+        )
 
     async def permalink(self, ticket_id: int, team_id: str) -> str | None:
         """The Slack message the ticket came from, if in this workspace and still there."""
@@ -104,8 +107,9 @@ class Answers:
         if link is None or link.team_id != team_id:
             return None
         try:
-            found = await self._deps.slack.chat_getPermalink(channel=link.channel_id,
-                                                             message_ts=link.message_ts)
+            found = await self._deps.slack.chat_getPermalink(
+                channel=link.channel_id, message_ts=link.message_ts
+            )
         except SlackApiError:
             return None  # deleted or out of the bot's reach: the ticket is still worth showing
         return str(found["permalink"])
@@ -123,5 +127,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         await ack(text=ui.CHECKING, response_type="ephemeral")
         # Membership and every look-up happen after the ack: Slack allows three seconds.
-        deps.spawn(answers.deliver(request, str(body.get("team_id") or ""),
-                                   str(body.get("user_id") or ""), respond))
+        deps.spawn(
+            answers.deliver(
+                request, str(body.get("team_id") or ""), str(body.get("user_id") or ""), respond
+            )
+        )

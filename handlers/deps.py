@@ -51,14 +51,24 @@ class LinkLike(Protocol):
 
 class LinkStore(Protocol):
     async def claim(
-        self, team_id: str, channel_id: str, message_ts: str, thread_ts: str, created_by: str,
+        self,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        thread_ts: str,
+        created_by: str,
         source: str = "reaction",
     ) -> bool: ...
     async def get(self, team_id: str, channel_id: str, message_ts: str) -> LinkLike | None: ...
     async def by_ticket(self, ticket_id: int) -> LinkLike | None: ...
     async def by_thread(self, team_id: str, channel_id: str, thread_ts: str) -> LinkLike | None: ...
     async def set_ticket(
-        self, team_id: str, channel_id: str, message_ts: str, ticket_id: int, status: str,
+        self,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        ticket_id: int,
+        status: str,
         customer_id: int | None = None,
     ) -> None: ...
     async def set_status(self, ticket_id: int, status: str) -> None: ...
@@ -66,8 +76,16 @@ class LinkStore(Protocol):
 
 class AuditSink(Protocol):
     async def record(
-        self, *, actor: str, action: str, outcome: str, team_id: str = "",
-        channel_id: str = "", message_ts: str = "", ticket_id: int | None = None, detail: str = "",
+        self,
+        *,
+        actor: str,
+        action: str,
+        outcome: str,
+        team_id: str = "",
+        channel_id: str = "",
+        message_ts: str = "",
+        ticket_id: int | None = None,
+        detail: str = "",
     ) -> None: ...
 
 

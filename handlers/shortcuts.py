@@ -100,8 +100,11 @@ class CreateTicket:
 
     async def form_for(self, body: dict[str, Any]) -> dict[str, Any]:
         message = body.get("message") or {}
-        target = Target(str(body["team"]["id"]), str(body["channel"]["id"]),
-                        str(message.get("ts") or body.get("message_ts")))
+        target = Target(
+            str(body["team"]["id"]),
+            str(body["channel"]["id"]),
+            str(message.get("ts") or body.get("message_ts")),
+        )
         reader = SlackReader(self._deps.slack, target.team_id)
         person = await reader.person(str(body["user"]["id"]))
         if not person.member_of(target.team_id):
@@ -118,8 +121,9 @@ class CreateTicket:
         if link is None or link.ticket_id is None:
             return None
         gorgias = self._deps.gorgias
-        return ui.already_ticketed(link.ticket_id,
-                                   gorgias.ticket_link(link.ticket_id) if gorgias else None)
+        return ui.already_ticketed(
+            link.ticket_id, gorgias.ticket_link(link.ticket_id) if gorgias else None
+        )
 
     async def submit(self, target: Target, form: TicketForm, user_id: str, trigger: str) -> str:
         """Record the create job under the message's one key; a notice for the modal."""
@@ -127,13 +131,22 @@ class CreateTicket:
         if existing is not None:
             return existing
         payload = {
-            "team_id": target.team_id, "channel": target.channel, "ts": target.ts,
-            "user": user_id, "source": "shortcut", "subject": form.subject, "body": form.body,
-            "tags": list(form.tags), "priority": form.priority,
+            "team_id": target.team_id,
+            "channel": target.channel,
+            "ts": target.ts,
+            "user": user_id,
+            "source": "shortcut",
+            "subject": form.subject,
+            "body": form.body,
+            "tags": list(form.tags),
+            "priority": form.priority,
         }
         # The same key as the 🎫 reaction: whichever comes first makes the only ticket.
         created = await self._deps.jobs.enqueue(
-            "create_ticket", payload, key=f"create:{target.key}", order_key=target.key,
+            "create_ticket",
+            payload,
+            key=f"create:{target.key}",
+            order_key=target.key,
             correlation_id=trigger,
         )
         return ui.REQUESTED if created else ui.ALREADY_REQUESTED
@@ -153,6 +166,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if form.errors:
             await ack(response_action="errors", errors=form.errors)
             return
-        notice = await feature.submit(Target.load(view["private_metadata"]), form,
-                                      str(body["user"]["id"]), str(body.get("trigger_id") or ""))
+        notice = await feature.submit(
+            Target.load(view["private_metadata"]),
+            form,
+            str(body["user"]["id"]),
+            str(body.get("trigger_id") or ""),
+        )
         await ack(response_action="update", view=ui.notice_modal("Create ticket", notice))

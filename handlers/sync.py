@@ -83,10 +83,20 @@ def change_of(event: dict[str, Any], bot_user: str = "") -> SlackChange | None:
     ts, thread_ts = str(message.get("ts") or ""), str(message.get("thread_ts") or "")
     if not _from_person(message, bot_user) or not ts or not thread_ts or ts == thread_ts:
         return None
-    files = [{"name": str(f.get("name") or "file"), "url": str(f.get("permalink") or "")}
-             for f in message.get("files") or [] if isinstance(f, dict)]
-    return SlackChange(kind, ts, thread_ts, str(message["user"]), str(message.get("text") or ""),
-                       str((message.get("edited") or {}).get("ts") or ""), files)
+    files = [
+        {"name": str(f.get("name") or "file"), "url": str(f.get("permalink") or "")}
+        for f in message.get("files") or []
+        if isinstance(f, dict)
+    ]
+    return SlackChange(
+        kind,
+        ts,
+        thread_ts,
+        str(message["user"]),
+        str(message.get("text") or ""),
+        str((message.get("edited") or {}).get("ts") or ""),
+        files,
+    )
 
 
 def bot_user_of(body: dict[str, Any]) -> str:
@@ -128,8 +138,11 @@ class TicketMirror:
         customer = await self._customer_of(author) if change.kind == "post" else None
         if customer is not None:
             message = await gorgias.add_message(
-                self._ticket_id, body_text=text, from_agent=False,
-                sender=CustomerRef(id=customer.id), external_id=key,
+                self._ticket_id,
+                body_text=text,
+                from_agent=False,
+                sender=CustomerRef(id=customer.id),
+                external_id=key,
             )
         else:
             note = f"{self._label(author)} {self._verb(change)}: {text}"
@@ -180,8 +193,9 @@ async def thread_replies(client: Any, channel: str, thread_ts: str) -> list[dict
     out: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = await client.conversations_replies(channel=channel, ts=thread_ts, limit=200,
-                                                  cursor=cursor)
+        page = await client.conversations_replies(
+            channel=channel, ts=thread_ts, limit=200, cursor=cursor
+        )
         out += [m for m in page.get("messages") or [] if m.get("ts") != thread_ts]
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor or not page.get("has_more", True):
@@ -205,8 +219,11 @@ def register(app: Any, deps: Deps) -> None:
             return
         key = change.external_id(team, channel).replace("slack:", "mirror:", 1)
         await deps.jobs.enqueue(
-            MIRROR_JOB, {"team_id": team, "channel": channel, "change": asdict(change)},
-            key=key, order_key=order_key(link), correlation_id=str(body.get("event_id") or ""),
+            MIRROR_JOB,
+            {"team_id": team, "channel": channel, "change": asdict(change)},
+            key=key,
+            order_key=order_key(link),
+            correlation_id=str(body.get("event_id") or ""),
         )
 
     async def run_mirror(job: JobLike) -> None:

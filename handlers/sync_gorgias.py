@@ -57,8 +57,9 @@ def webhook_job(body: Any) -> WebhookJob | None:
     """
     context = _dict(body)
     ticket, message = _dict(context.get("ticket")), _dict(context.get("message"))
-    ticket_id = _positive_int(ticket.get("id") or message.get("ticket_id") or
-                              context.get("ticket_id"))
+    ticket_id = _positive_int(
+        ticket.get("id") or message.get("ticket_id") or context.get("ticket_id")
+    )
     if ticket_id is None:
         return None
     message_id = _positive_int(message.get("id"))
@@ -102,8 +103,10 @@ class HelpdeskSync:
         ticket: Ticket = await gorgias.get_ticket(ticket_id)
         found = next((m for m in ticket.messages if m.id == message_id), None)
         if found is None:
-            found = next((m for m in await gorgias.list_ticket_messages(ticket_id)
-                          if m.id == message_id), None)
+            found = next(
+                (m for m in await gorgias.list_ticket_messages(ticket_id) if m.id == message_id),
+                None,
+            )
         if found is None or not await self._postable(found):
             return
         agent = (found.sender.name if found.sender else None) or "An agent"
@@ -112,8 +115,9 @@ class HelpdeskSync:
         note = found.channel == "internal-note" or not found.public
         builder = blocks.helpdesk_note if note else blocks.helpdesk_reply
         text, blks = builder(mrkdwn_escape(agent), body, url, ticket_id)
-        await self._tickets.post_once(job, link.channel_id, link.thread_ts, text, blks,
-                                      marker=f"gorgias:message:{message_id}")
+        await self._tickets.post_once(
+            job, link.channel_id, link.thread_ts, text, blks, marker=f"gorgias:message:{message_id}"
+        )
 
     async def _postable(self, message: TicketMessage) -> bool:
         if (message.external_id or "").startswith(OUR_PREFIXES) or not message.from_agent:
@@ -136,8 +140,14 @@ class HelpdeskSync:
         if ticket.status in ("open", "closed") and ticket.status != link.status:
             verb = "closed" if ticket.status == "closed" else "reopened"
             text, blks = blocks.helpdesk_change(ticket_id, url, f"{verb} by {actor}", ticket.status)
-            await self._tickets.post_once(job, link.channel_id, link.thread_ts, text, blks,
-                                          marker=f"gorgias:status:{ticket_id}:{job.id}")
+            await self._tickets.post_once(
+                job,
+                link.channel_id,
+                link.thread_ts,
+                text,
+                blks,
+                marker=f"gorgias:status:{ticket_id}:{job.id}",
+            )
             await self._tickets.follow_status(link.channel_id, link.message_ts, ticket.status)
             await self._deps.links.set_status(ticket_id, ticket.status)
         assignee = ticket.assignee_user
@@ -146,8 +156,14 @@ class HelpdeskSync:
             name = mrkdwn_escape((assignee.name if assignee else None) or "an agent")
             what = f"assigned to {name}" if assignee else "unassigned"
             text, blks = blocks.helpdesk_change(ticket_id, url, what, "assignee")
-            await self._tickets.post_once(job, link.channel_id, link.thread_ts, text, blks,
-                                          marker=f"gorgias:assignee:{ticket_id}:{job.id}")
+            await self._tickets.post_once(
+                job,
+                link.channel_id,
+                link.thread_ts,
+                text,
+                blks,
+                marker=f"gorgias:assignee:{ticket_id}:{job.id}",
+            )
             await self._store.set_assignee(ticket_id, assignee_id)
 
 

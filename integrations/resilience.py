@@ -279,7 +279,11 @@ class FallbackRateLimiter:
     """
 
     def __init__(
-        self, shared: RateLimiter, local: RateLimiter, *, retry_after: float = 5.0,
+        self,
+        shared: RateLimiter,
+        local: RateLimiter,
+        *,
+        retry_after: float = 5.0,
         clock: Clock = time.monotonic,
     ) -> None:
         self._shared = shared
