@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import html
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +21,7 @@ from integrations.gorgias.emulator_gateway import (
 from integrations.gorgias.emulator_routes import HOOKS, STATE, Handler, add_routes, fire
 from integrations.gorgias.emulator_state import EmulatorState, Json
 from integrations.gorgias.webhooks import Delivery, WebhookDispatcher
+from integrations.loopback import LoopbackServer
 from integrations.resilience import parse_rate_limit
 
 
@@ -48,7 +48,7 @@ async def _gateway(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-class GorgiasEmulator:
+class GorgiasEmulator(LoopbackServer):
     """An in-memory Gorgias account served over loopback HTTP.
 
     `async with GorgiasEmulator() as emu:` starts it on an ephemeral port; `emu.base_url` is the
@@ -113,29 +113,7 @@ class GorgiasEmulator:
         )
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        if self.port == 0:
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp exposes the bound port nowhere else
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> GorgiasEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        self.port = await self.serve(self.app, self.host, self.port)
 
     # What a human agent does in the Gorgias UI, delivered to webhooks like the real thing.
 

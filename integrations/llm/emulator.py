@@ -11,10 +11,11 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from integrations.loopback import LoopbackServer
 
 _WORD = re.compile(r"[a-z0-9']+")
 _TAGGED = re.compile(r"<customer_message>(.*?)</customer_message>", re.DOTALL)
@@ -38,7 +39,7 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-class LlmEmulator:
+class LlmEmulator(LoopbackServer):
     """`async with LlmEmulator() as emu:` serves `emu.base_url` (`http://127.0.0.1:PORT/v1`).
 
     Intent schemas are answered by keyword: each enum value scores the words of its name, plus
@@ -82,29 +83,7 @@ class LlmEmulator:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        # Port 0 asks the OS for a free port; the runner knows which one it got.
-        self._port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> LlmEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        self._port = await self.serve(app, self._host, self._port)
 
     async def _models(self, request: web.Request) -> web.Response:
         """The model list health checks read; the emulator serves any model name it is asked."""

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 from aiohttp import web
 
+from integrations.loopback import LoopbackServer
 from integrations.slack.emulator_api import Call, WebApi
 from integrations.slack.emulator_events import Deliverer, Delivery
 from integrations.slack.emulator_faults import Faults
@@ -23,7 +21,7 @@ from integrations.slack.emulator_state import JSON, Channel, User, Workspace
 from integrations.slack.emulator_views import TriggerStore, ViewStore
 
 
-class SlackEmulator(Interactions):
+class SlackEmulator(Interactions, LoopbackServer):
     """Emulated Slack workspace, Web API (`/api/*`) and `response_url` receiver (`/hooks/*`).
 
     `async with SlackEmulator(secret) as slack:` serves it on 127.0.0.1 with an ephemeral port;
@@ -121,14 +119,7 @@ class SlackEmulator(Interactions):
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve on `host:port` (0: an ephemeral port) and set `base_url` accordingly."""
-        # Binding the socket ourselves is how to learn the ephemeral port without private API.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        self.base_url = f"http://{host}:{sock.getsockname()[1]}/"
+        self.base_url = f"http://{host}:{await self.serve(self.app, host, port)}/"
 
     async def aclose(self) -> None:
         """Finish background deliveries, close the delivery session and stop serving."""
@@ -138,20 +129,9 @@ class SlackEmulator(Interactions):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._deliverer.aclose()
         await self.socket.aclose()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await LoopbackServer.stop(self)
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         await self.aclose()
 
     # -- seeding ---------------------------------------------------------------------------
