@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -11,28 +9,7 @@ from cache.base import Cache, CacheUnavailable
 from cache.fallback import FallbackCache
 from cache.memory import MemoryCache
 from cache.redis import RedisCache
-
-
-class FakeClock:
-    """A clock the test moves by hand, so expiry needs no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[Cache]:
-    if request.param == "memory":
-        yield MemoryCache(max_entries=100)
-        return
-    client = Redis.from_url(request.getfixturevalue("redis_url"))
-    try:
-        yield RedisCache(client, prefix=f"test:{unique}:")
-    finally:
-        await client.aclose()
+from tests.cache.conftest import FakeClock
 
 
 async def test_get_returns_what_set_stored(cache: Cache) -> None:

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -13,28 +11,7 @@ from cache.base import Cache
 from cache.layers import CacheLayer, CacheLayers
 from cache.memory import MemoryCache
 from cache.redis import RedisCache
-
-
-class FakeClock:
-    """A clock the test moves by hand, so expiry needs no sleeping."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[Cache]:
-    if request.param == "memory":
-        yield MemoryCache(max_entries=100)
-        return
-    client = Redis.from_url(request.getfixturevalue("redis_url"))
-    try:
-        yield RedisCache(client, prefix=f"test:{unique}:")
-    finally:
-        await client.aclose()
+from tests.cache.conftest import FakeClock
 
 
 async def test_value_round_trips_as_json(cache: Cache) -> None:

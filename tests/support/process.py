@@ -101,21 +101,15 @@ async def fresh_postgres_database(admin_url: str, name: str) -> AsyncIterator[st
 
 
 def process_env(slack: Any, gorgias: Any, database_url: str, **extra: str) -> dict[str, str]:
-    from tests.support.stack import BOT_TOKEN, SIGNING_SECRET
+    """The emulator settings as environment variables for a `python -m bot run` child."""
+    from tests.support.stack import emulator_settings
 
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "GORGIAS_BASE_URL": gorgias.base_url,
-        "GORGIAS_USERNAME": "api@example.com",
-        "GORGIAS_API_KEY": "emulator-key",
-        "GORGIAS_RATE_LIMIT": "1000/1",
-        "DATABASE_URL": database_url,
-        "TICKETBOLT_JOB_POLL_INTERVAL": "0.05",
-        "TICKETBOLT_JOB_BACKOFF_BASE": "0.05",
-        "TICKETBOLT_JOB_BACKOFF_MAX": "0.5",
-        "TICKETBOLT_JOB_LEASE_SECONDS": "2",
-        "TICKETBOLT_LOG_LEVEL": "WARNING",
+    settings = emulator_settings(
+        database_url,
+        slack,
+        gorgias,
+        TICKETBOLT_JOB_LEASE_SECONDS=2,
+        TICKETBOLT_LOG_LEVEL="WARNING",
         **extra,
-    }
+    )
+    return {name: str(value) for name, value in settings.items()}

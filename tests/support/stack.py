@@ -37,9 +37,10 @@ class Stack:
         return f"{self.url}/slack/events"
 
 
-def stack_settings(
-    db: Database, slack: SlackEmulator, gorgias: GorgiasEmulator, **extra: Any
+def emulator_settings(
+    database_url: str, slack: SlackEmulator, gorgias: GorgiasEmulator, **extra: Any
 ) -> dict[str, Any]:
+    """Settings that point the service at the emulators, with short waits for quick tests."""
     return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -48,8 +49,7 @@ def stack_settings(
         "GORGIAS_USERNAME": "api@example.com",
         "GORGIAS_API_KEY": "emulator-key",
         "GORGIAS_RATE_LIMIT": "1000/1",
-        "DATABASE_URL": db.url,
-        "TICKETBOLT_PORT": 0,
+        "DATABASE_URL": database_url,
         "TICKETBOLT_JOB_POLL_INTERVAL": 0.05,
         "TICKETBOLT_JOB_BACKOFF_BASE": 0.05,
         "TICKETBOLT_JOB_BACKOFF_MAX": 0.5,
@@ -67,7 +67,7 @@ async def running_app(
     **extra: Any,
 ) -> AsyncIterator[Stack]:
     """Start the service on an ephemeral port, with its worker unless told otherwise."""
-    settings = load_settings(stack_settings(db, slack, gorgias, **extra))
+    settings = load_settings(emulator_settings(db.url, slack, gorgias, TICKETBOLT_PORT=0, **extra))
     async with open_runtime(settings, search_path=db.search_path) as runtime:
         await upgrade(runtime.engine)
         runner: web.AppRunner = await start_http(runtime, "127.0.0.1", 0)
