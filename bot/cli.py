@@ -12,11 +12,6 @@ from typing import Any
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
-SANDBOX_HINT = (
-    "No Slack credentials: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode), or "
-    "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode). See docs/slack-setup.md."
-)
-
 
 def _settings() -> Settings:
     settings = load_settings()
@@ -27,9 +22,12 @@ def _settings() -> Settings:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.sandbox:
-        from bot.sandbox import run_sandbox
+        try:
+            from bot.sandbox import run_sandbox
 
-        return asyncio.run(run_sandbox(settings))
+            return asyncio.run(run_sandbox(settings))
+        except KeyboardInterrupt:  # Ctrl-C while still loading, before the sandbox handles it
+            return 0
     problems = settings.problems()
     if problems:
         for variable, why in problems:
@@ -148,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         result: Any = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command installed its own handling
+        return 130
     except (SettingsError, AssistantSetupError) as exc:
         # Configuration errors name the variable to fix; a traceback would only hide it.
         print(f"ticketbolt: {exc}", file=sys.stderr)
