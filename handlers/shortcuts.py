@@ -13,7 +13,7 @@ from handlers import blocks_status as ui
 from handlers.deps import Deps
 from handlers.reactions import message_key
 from handlers.slack_context import SlackReader
-from handlers.tickets import subject_of
+from handlers.ticket_text import subject_of
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,10 @@ from slack_sdk.errors import SlackApiError
 from handlers import blocks
 from handlers.deps import Deps, JobLike, PermanentJobError
 from handlers.slack_context import MessageContext, SlackReader, customer_email
+from handlers.ticket_text import describe_failure, subject_of, ticket_body
 from integrations.gorgias.errors import (
     GorgiasNotFound,
-    GorgiasRateLimited,
     GorgiasRejected,
-    GorgiasUnauthorized,
-    GorgiasUnavailable,
 )
 from integrations.gorgias.models import CustomerRef, NewTicket
 
@@ -23,49 +21,6 @@ log = logging.getLogger(__name__)
 CLOSED_MARKER = "heavy_check_mark"
 # Thread sync (handlers/sync.py) adds a thread's replies so far to the ticket, one message each.
 BACKFILL_JOB = "sync_backfill"
-
-
-def subject_of(text: str, limit: int = 80) -> str:
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if not first:
-        return "Slack message"
-    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
-
-
-def ticket_body(
-    context: MessageContext, reactor_name: str, note: str = "", *, text: str | None = None
-) -> str:
-    """The first message: the Slack text (or the agent's edit of it) and where it came from."""
-    author = context.author.name if context.author else "a bot"
-    lines = [(text or "").strip() or context.text or "(no text)", ""]
-    if context.files:
-        lines += [
-            f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()
-            for f in context.files
-        ]
-    if note:
-        lines += ["", note]
-    lines += [
-        "",
-        f"Posted by {author} in #{context.channel_name}; ticketed by {reactor_name} from Slack.",
-        f"Slack message: {context.permalink}",
-    ]
-    return "\n".join(lines)
-
-
-def describe_failure(exc: Exception, attempts: int) -> str:
-    """What went wrong, in words for the people in the thread (details go to the audit log)."""
-    if isinstance(exc, PermanentJobError):
-        return str(exc)
-    if isinstance(exc, GorgiasRateLimited):
-        return f"Gorgias kept asking us to slow down ({attempts} attempts)"
-    if isinstance(exc, GorgiasUnauthorized):
-        return "Gorgias refused our credentials (check GORGIAS_USERNAME and GORGIAS_API_KEY)"
-    if isinstance(exc, GorgiasUnavailable):
-        return f"Gorgias could not be reached ({attempts} attempts)"
-    if isinstance(exc, SlackApiError):
-        return f"Slack answered '{exc.response.get('error', 'an error')}'"
-    return f"an unexpected error ({type(exc).__name__}) after {attempts} attempts"
 
 
 class TicketService:
