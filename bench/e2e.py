@@ -1,0 +1,197 @@
+"""Benchmark: N messages reacted 🎫 become N Gorgias tickets; tickets/s, calls per ticket, 429s.
+
+This process hosts the Slack and Gorgias emulators (20 ms emulated Gorgias latency); the service
+runs as `python -m bot run` with its worker. Phase one: Gorgias' rate limit off. Phase two: the
+limit on, the same `capacity/window` given to the emulator and to the bot (GORGIAS_RATE_LIMIT);
+the emulator counts the 429s it serves, and the allowance used is requests admitted against the
+most a leaky bucket of that shape admits in the same time (capacity + rate × duration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from bench.harness import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    Child,
+    add_database_option,
+    admin_stats,
+    base_parser,
+    emit,
+    fresh_database,
+    print_table,
+    service_env,
+)
+from bench.stats import log, machine
+from integrations.gorgias.emulator import GorgiasEmulator
+from integrations.gorgias.emulator_gateway import Faults
+from integrations.resilience import parse_rate_limit
+from integrations.slack.emulator import SlackEmulator
+
+
+class StampedList(list[Any]):
+    """The Gorgias emulator's request log, also noting when each request arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, item: Any) -> None:
+        self.times.append(time.perf_counter())
+        super().append(item)
+
+
+def seed(slack: SlackEmulator, n: int) -> tuple[str, str, list[str]]:
+    """An agent, customers with e-mail addresses, a channel and `n` distinct messages."""
+    agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
+    customers = [slack.add_user(f"customer{i}", real_name=f"Customer {i}",
+                                email=f"customer{i}@example.com") for i in range(20)]
+    channel = slack.add_channel("support", members=[agent, *customers])
+    timestamps = [
+        slack.state.post(channel, customers[i % len(customers)],
+                         f"Order #{10_000 + i} has not arrived, can you check?").ts
+        for i in range(n)
+    ]
+    return agent.id, channel.id, timestamps
+
+
+async def wait_drained(http: aiohttp.ClientSession, url: str, gorgias: GorgiasEmulator, n: int,
+                       timeout: float) -> dict[str, Any]:  # noqa: ASYNC109 - a bound on the run
+    """Until `n` tickets exist and no job is queued or running; the service's final stats."""
+    deadline = time.monotonic() + timeout
+    # The emulator's ticket count costs the service nothing; /admin/stats runs queries there.
+    while len(gorgias.tickets) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(gorgias.tickets)} of {n} tickets after {timeout}s")
+        await asyncio.sleep(0.02)
+    while True:
+        stats = await admin_stats(http, url)
+        jobs = stats["queue"]["by_state"]
+        if jobs["queued"] == jobs["running"] == 0:
+            return stats
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"queue not drained after {timeout}s: {jobs}")
+        await asyncio.sleep(0.05)
+
+
+async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
+    limit = parse_rate_limit(rate_limit) if rate_limit else None
+    faults = Faults(latency_ms=args.latency_ms)
+    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack, \
+            GorgiasEmulator(rate_limit=limit, faults=faults) as gorgias, \
+            fresh_database(args.database_url) as database_url:
+        stamped = StampedList()
+        gorgias.requests = stamped
+        agent, channel, timestamps = seed(slack, n)
+        extra = {"TICKETBOLT_WORKER_CONCURRENCY": str(args.worker_concurrency)}
+        if rate_limit:
+            extra["GORGIAS_RATE_LIMIT"] = rate_limit
+        env = service_env(slack.api_url, gorgias.base_url, database_url, **extra)
+        async with Child(["-m", "bot", "run"], env, name="service") as service, \
+                aiohttp.ClientSession() as http:
+            slack.events_url = f"{service.url}/slack/events"
+            slack_before, gorgias_before = len(slack.calls), len(stamped)
+            errors = 0
+            gate = asyncio.Semaphore(args.senders)
+
+            async def react(ts: str) -> None:
+                nonlocal errors
+                async with gate:
+                    delivery = await slack.user_reacts(agent, channel, ts, "ticket")
+                if delivery is None or delivery.status != 200:
+                    errors += 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(react(ts) for ts in timestamps))
+            acked = time.perf_counter() - started
+            budget = 60 + (n / (limit[0] / limit[1]) * 2 if limit else n / 10)
+            stats = await wait_drained(http, service.url, gorgias, n, budget)
+            drained = time.perf_counter() - started
+            await slack.drain()
+            slack_calls = len(slack.calls) - slack_before
+            run_times = stamped.times[gorgias_before:]
+        jobs = stats["queue"]["by_state"]
+        result: dict[str, Any] = {
+            "messages": n, "tickets": len(gorgias.tickets), "reaction_errors": errors,
+            "jobs_done": jobs["done"], "jobs_failed": jobs["failed"],
+            "seconds_to_ack_all": round(acked, 3), "seconds_to_drain": round(drained, 3),
+            "tickets_per_second": round(len(gorgias.tickets) / drained, 1),
+            "slack_calls_per_ticket": round(slack_calls / n, 2),
+            "gorgias_calls_per_ticket": round(len(run_times) / n, 2),
+            "gorgias_429": gorgias.rate_limited,
+        }
+    if limit is not None:
+        capacity, window = limit
+        span = run_times[-1] - run_times[0] if len(run_times) > 1 else 0.0
+        allowed = capacity / window
+        achieved = (len(run_times) - 1) / span if span else 0.0
+        result |= {
+            "rate_limit": rate_limit, "gorgias_requests": len(run_times),
+            "gorgias_seconds": round(span, 3),
+            "requests_per_second": round(achieved, 2), "allowed_per_second": round(allowed, 2),
+            "allowance_used": round(achieved / allowed, 3),
+            # A leaky bucket admits at most its capacity at once plus its rate after that.
+            "allowance_used_burst_adjusted": round(len(run_times) / (capacity + allowed * span), 3),
+        }
+    return result
+
+
+async def bench(args: Any) -> dict[str, Any]:
+    log(f"rate limit off: {args.tickets} tickets, Gorgias latency {args.latency_ms:.0f} ms")
+    unlimited = await phase(args, args.tickets, None)
+    log(f"  {unlimited['tickets']} tickets in {unlimited['seconds_to_drain']} s")
+    log(f"rate limit {args.rate_limit}: {args.limited_tickets} tickets")
+    limited = await phase(args, args.limited_tickets, args.rate_limit)
+    log(f"  {limited['tickets']} tickets in {limited['seconds_to_drain']} s, "
+        f"{limited['gorgias_429']} 429s")
+    return {
+        "benchmark": "e2e", "machine": machine(),
+        "database": (args.database_url or "sqlite").split("+", 1)[0],
+        "gorgias_latency_ms": args.latency_ms, "worker_concurrency": args.worker_concurrency,
+        "rate_limit_off": unlimited, "rate_limit_on": limited,
+    }
+
+
+def table(result: dict[str, Any]) -> None:
+    print(f"e2e on {result['database']}, Gorgias latency {result['gorgias_latency_ms']} ms, "
+          f"worker concurrency {result['worker_concurrency']}")
+    rows = []
+    for name in ("rate_limit_off", "rate_limit_on"):
+        r = result[name]
+        rows.append((name.replace("_", " "), r["tickets"], r["seconds_to_drain"],
+                     r["tickets_per_second"], r["slack_calls_per_ticket"],
+                     r["gorgias_calls_per_ticket"], r["gorgias_429"]))
+    print_table(("", "tickets", "drain s", "tickets/s", "Slack calls/t", "Gorgias calls/t",
+                 "429s"), rows)
+    on = result["rate_limit_on"]
+    print(f"\nrate limit {on['rate_limit']}: {on['requests_per_second']} req/s of "
+          f"{on['allowed_per_second']} allowed = {on['allowance_used']:.1%} "
+          f"({on['allowance_used_burst_adjusted']:.1%} counting the initial burst)")
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = base_parser(__doc__)
+    add_database_option(parser)
+    parser.add_argument("--tickets", type=int, default=1000, help="with the rate limit off")
+    parser.add_argument("--limited-tickets", type=int, default=150,
+                        help="with the rate limit on")
+    parser.add_argument("--rate-limit", default="20/2",
+                        help="capacity/window seconds for the emulator and the bot")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="Gorgias emulated latency")
+    parser.add_argument("--worker-concurrency", type=int, default=4,
+                        help="TICKETBOLT_WORKER_CONCURRENCY (the service default is 4)")
+    parser.add_argument("--senders", type=int, default=32, help="reactions in flight at once")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tickets, args.limited_tickets, args.rate_limit = 20, 12, "5/0.5"
+    result = asyncio.run(bench(args))
+    emit(result, args.json, table)
+    ok = all(result[p]["tickets"] == result[p]["messages"] and result[p]["gorgias_429"] == 0
+             for p in ("rate_limit_off", "rate_limit_on"))
+    return 0 if ok else 1

@@ -1,0 +1,202 @@
+"""Shared benchmark plumbing: child processes, databases, latency summaries and output."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import text
+
+from bench.stats import free_port
+from bot.db.engine import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - a fake shared with the emulators only
+BOT_TOKEN = "xoxb-bench-bot-token"  # noqa: S105
+ADMIN_TOKEN = "bench-admin-token"  # noqa: S105
+GORGIAS_USERNAME, GORGIAS_KEY = "api@example.com", "emulator-key"
+
+
+def base_parser(description: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--quick", action="store_true", help="a tiny run that takes seconds")
+    return parser
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url", default=None,
+        help="a postgresql+asyncpg:// URL: a fresh database is created on that server and "
+             "dropped afterwards (default: a temporary SQLite file)",
+    )
+
+
+def emit(result: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], None]) -> None:
+    if as_json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        table(result)
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                        enumerate(zip(row, widths, strict=True))))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(url: str | None) -> AsyncIterator[str]:
+    """A temporary SQLite file, or a new PostgreSQL database on the server `url` names."""
+    if url is None or url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="ticketbolt-bench-") as tmp:
+            yield f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    name = f"ticketbolt_bench_{secrets.token_hex(4)}"
+    admin = make_engine(url)
+    try:
+        await _autocommit(admin, f'CREATE DATABASE "{name}"')
+        try:
+            yield url.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            await _autocommit(admin, f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()
+
+
+async def _autocommit(engine: Any, statement: str) -> None:
+    # CREATE and DROP DATABASE refuse to run inside a transaction.
+    async with engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text(statement))
+
+
+def service_env(slack_api_url: str, gorgias_url: str, database_url: str,
+                **extra: str) -> dict[str, str]:
+    """The service's settings pointing at emulators on loopback; `extra` overrides."""
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api_url,
+        "GORGIAS_BASE_URL": gorgias_url,
+        "GORGIAS_USERNAME": GORGIAS_USERNAME,
+        "GORGIAS_API_KEY": GORGIAS_KEY,
+        "GORGIAS_RATE_LIMIT": "100000/1",
+        "DATABASE_URL": database_url,
+        "TICKETBOLT_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TICKETBOLT_LOG_LEVEL": "WARNING",
+        "TICKETBOLT_JOB_POLL_INTERVAL": "0.05",
+        **extra,
+    }
+
+
+class Child:
+    """A server as a child process on a free loopback port; stopped with SIGTERM."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str], *, ready_path: str = "/readyz",
+                 name: str = "service") -> None:
+        self.port = free_port()
+        self.args = [sys.executable, *args]
+        # The parent's settings must not leak in: every variable the child needs is given.
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("SLACK_", "GORGIAS_", "TICKETBOLT_", "OPENAI_",
+                                          "DATABASE_URL", "REDIS_URL"))}
+        self.env = {**inherited, **env, "TICKETBOLT_PORT": str(self.port),
+                    "TICKETBOLT_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        self.ready_path = ready_path
+        self.name = name
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+            prefix=f"ticketbolt-bench-{name}-", suffix=".log", delete=False)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def output(self) -> str:
+        return Path(self._log.name).read_text(errors="replace")[-4000:]
+
+    async def start(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109 - a bound on start-up
+        """Spawn and wait for `ready_path` to answer 200; the seconds that took."""
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child we poll, never block on
+            self.args, env=self.env, cwd=ROOT, stdout=self._log, stderr=self._log)
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited on start:\n{self.output()}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(self.url + self.ready_path) as answer:
+                        if answer.status == 200:
+                            break
+                if time.perf_counter() - started > timeout:
+                    raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.output()}")
+                await asyncio.sleep(0.02)
+        self.startup_seconds = time.perf_counter() - started
+        return self.startup_seconds
+
+    async def stop(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - a bound on shutdown
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), timeout)
+            except TimeoutError:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        os.unlink(self._log.name)
+
+    async def __aenter__(self) -> Child:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def admin_stats(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with http.get(f"{url}/admin/stats", headers=headers) as answer:
+        answer.raise_for_status()
+        stats: dict[str, Any] = await answer.json()
+        return stats
+
+
+async def run_loadgen(spec: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:  # noqa: ASYNC109
+    """Run `bench.loadgen` in its own process with `spec` on stdin; its JSON answer."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.loadgen", cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(json.dumps(spec).encode()), timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed with exit code {proc.returncode}")
+    answer: dict[str, Any] = json.loads(out)
+    return answer

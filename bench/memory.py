@@ -1,0 +1,129 @@
+"""Benchmark: start-up time to `/readyz` = 200, and RSS idle and at the end of an ingest run.
+
+Start-up is timed from spawning `python -m bot run` (interpreter, imports, the offline intent
+model, migrations, first health checks) until `/readyz` answers 200, over several starts. RSS
+(VmRSS, and the peak VmHWM) comes from /proc: idle two seconds after the last start, then at the
+end of signed 🎫 reactions offered at a fixed rate by `bench.loadgen` to that same process, whose
+worker turns them into tickets (the messages are seeded in the Slack emulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from bench.harness import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    Child,
+    add_database_option,
+    base_parser,
+    emit,
+    fresh_database,
+    print_table,
+    run_loadgen,
+    service_env,
+)
+from bench.stats import log, machine, rss_mb
+from integrations.gorgias.emulator import GorgiasEmulator
+from integrations.slack.emulator import SlackEmulator
+
+
+async def readiness(url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/readyz") as answer:
+        body: dict[str, Any] = await answer.json()
+        return body
+
+
+def seed(slack: SlackEmulator, count: int) -> dict[str, Any]:
+    """`count` customer messages for the worker to ticket; the loadgen fields that name them."""
+    agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
+    customer = slack.add_user("customer", real_name="Cas Customer", email="cas@example.com")
+    channel = slack.add_channel("support", members=[agent, customer])
+    stamps = [int(slack.state.post(channel, customer, f"Order #{n} is late").ts.replace(".", ""))
+              for n in range(count)]
+    step = stamps[1] - stamps[0] if count > 1 else 1
+    assert stamps == list(range(stamps[0], stamps[0] + step * count, step)), "evenly spaced ts"
+    return {"channel": channel.id, "user": agent.id, "ts_start_us": stamps[0], "ts_step_us": step}
+
+
+async def bench(args: Any) -> dict[str, Any]:
+    events = max(1, int(args.rate * args.seconds))
+    # A fixed clock makes message timestamps evenly spaced, so the loadgen can name them.
+    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN,
+                             clock_start=1_700_000_000.0) as slack, \
+            GorgiasEmulator(rate_limit=None) as gorgias, \
+            fresh_database(args.database_url) as database_url:
+        messages = seed(slack, events)
+        env = service_env(slack.api_url, gorgias.base_url, database_url)
+        startups: list[float] = []
+        for attempt in range(args.starts):
+            async with Child(["-m", "bot", "run"], env) as service:
+                startups.append(service.startup_seconds)
+                log(f"start {attempt + 1}: ready in {service.startup_seconds:.2f} s")
+                if attempt < args.starts - 1:
+                    continue
+                slack.events_url = f"{service.url}/slack/events"
+                dependencies = (await readiness(service.url))["dependencies"]
+                await asyncio.sleep(args.settle)
+                idle = rss_mb(service.pid)
+                log(f"ingest run: {args.rate:.0f}/s for {args.seconds:.0f} s, worker on")
+                spec = {
+                    "url": slack.events_url, "server_pid": service.pid,
+                    "secret": SIGNING_SECRET, "team_id": slack.state.team_id,
+                    "app_id": slack.state.api_app_id, "bot_user_id": slack.bot_user.id,
+                    "prefix": "mem", **messages,
+                    "steps": [{"rate": args.rate, "seconds": args.seconds, "role": "fixed"}],
+                }
+                step = (await run_loadgen(spec))["steps"][0]
+                after = rss_mb(service.pid)
+                tickets = len(gorgias.tickets)
+                slack.events_url = None
+    return {
+        "benchmark": "memory", "machine": machine(),
+        "database": database_url.split("+", 1)[0],
+        "startup_seconds": {"median": round(statistics.median(startups), 3),
+                            "max": round(max(startups), 3),
+                            "runs": [round(s, 3) for s in startups]},
+        "idle": idle,
+        "ready_dependencies": {d.get("name", "?"): d.get("ok") for d in dependencies},
+        "ingest": {"offered_rate": args.rate, "events_sent": step["sent"],
+                   "events_ok": step["ok"], "errors": step["errors"],
+                   "p99_ms": step["p99_ms"], "tickets_by_then": tickets,
+                   "end_rss_mb": after["rss_mb"],
+                   "peak_rss_mb": after["peak_rss_mb"],
+                   "growth_mb": round(after["rss_mb"] - idle["rss_mb"], 1)},
+    }
+
+
+def table(result: dict[str, Any]) -> None:
+    s, idle, ingest = result["startup_seconds"], result["idle"], result["ingest"]
+    print(f"memory and start-up on {result['database']}")
+    print_table(("figure", "value"), [
+        ("start-up to /readyz 200, median (s)", s["median"]),
+        ("start-up, slowest of runs (s)", f"{s['max']} of {len(s['runs'])}"),
+        ("RSS idle (MB)", idle["rss_mb"]),
+        (f"RSS after {ingest['events_ok']} events at {ingest['offered_rate']:.0f}/s (MB)",
+         ingest["end_rss_mb"]),
+        ("peak RSS (MB)", ingest["peak_rss_mb"]),
+    ])
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = base_parser(__doc__)
+    add_database_option(parser)
+    parser.add_argument("--starts", type=int, default=3, help="start-ups to time")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds idle after start-up before reading RSS")
+    parser.add_argument("--rate", type=float, default=50, help="offered events/s under load")
+    parser.add_argument("--seconds", type=float, default=20, help="length of the ingest run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.starts, args.rate, args.seconds, args.settle = 1, 100, 1, 0.5
+    result = asyncio.run(bench(args))
+    emit(result, args.json, table)
+    return 0 if result["ingest"]["errors"] == 0 else 1

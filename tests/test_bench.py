@@ -1,0 +1,109 @@
+"""`ticketbolt bench`: each benchmark runs at its `--quick` size and reports consistent counts.
+
+These tests check the shape and the bookkeeping of each report (every event acked is a job,
+every reaction a ticket, no 429s), never how fast anything was: timings belong to
+docs/performance.md, not to assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import main as bench_main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(*args: str, timeout: float = 120) -> dict[str, Any]:
+    """Run `python -m bot bench …` as the CLI does; stdout must be exactly one JSON object."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "bench", *args, "--quick", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_ingest_records_one_job_per_acked_event_on_both_servers() -> None:
+    """The floor and the service answer every event; the service holds a job for each."""
+    report = run_bench("ingest")
+
+    assert "ingest" == report["benchmark"]
+    assert "sqlite" == report["database"]
+    for side in ("floor", "service"):
+        result = report[side]
+        assert 0 == result["errors"]
+        assert result["fixed"]["sent"] == result["fixed"]["ok"]
+        assert {"p50_ms", "p99_ms", "sustained_rate", "server_cpu_ms_per_event"} <= set(
+            result["fixed"])
+        assert result["ramp"], "at least one ramp step ran"
+        assert result["fixed"]["p50_ms"] <= result["fixed"]["p99_ms"]
+    assert report["service"]["events_ok"] == report["service"]["jobs_recorded"]
+    assert {"p50", "p99", "cpu_per_event", "max_rate"} == set(report["ratio"])
+
+
+def test_e2e_makes_one_ticket_per_reaction_without_a_429() -> None:
+    """With and without the rate limit every reacted message becomes one ticket, no 429s."""
+    report = run_bench("e2e")
+
+    for phase in ("rate_limit_off", "rate_limit_on"):
+        result = report[phase]
+        assert result["messages"] == result["tickets"]
+        assert 0 == result["reaction_errors"]
+        assert 0 == result["jobs_failed"]
+        assert 0 == result["gorgias_429"]
+        assert result["gorgias_calls_per_ticket"] >= 1
+        assert result["slack_calls_per_ticket"] >= 1
+    limited = report["rate_limit_on"]
+    assert limited["gorgias_requests"] >= limited["tickets"]
+    # No 429s means the server's bucket admitted every request: at most its capacity allows.
+    assert 0 < limited["allowance_used_burst_adjusted"] <= 1.05
+
+
+def test_memory_reports_startup_and_rss_after_every_event_is_acked() -> None:
+    report = run_bench("memory")
+
+    assert report["startup_seconds"]["median"] > 0
+    assert report["idle"]["rss_mb"] > 0
+    ingest = report["ingest"]
+    assert 0 == ingest["errors"]
+    assert ingest["events_sent"] == ingest["events_ok"]
+    assert ingest["peak_rss_mb"] >= ingest["end_rss_mb"] > 0
+
+
+def test_loadtest_answers_every_customer_message_and_writes_its_report(
+    tmp_path: Path,
+) -> None:
+    """Every DM gets a reply; the report file holds the same JSON as stdout."""
+    report_path = tmp_path / "loadtest.json"
+    report = run_bench("loadtest", "--report", str(report_path))
+
+    assert report == json.loads(report_path.read_text())
+    assert [2] == [s["users"] for s in report["scenarios"]]
+    for scenario in report["scenarios"]:
+        assert scenario["users"] * report["messages_per_user"] == scenario["messages"]
+        assert scenario["messages"] == scenario["replies"]
+        assert 1.0 == scenario["success_rate"]
+        assert 0 <= scenario["cache_hit_rate"] <= 1
+        assert {"intents", "kb", "responses"} <= set(scenario["cache_layers"])
+    assert report["passed"] is True
+
+
+def test_intents_is_reachable_with_its_own_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    """The dispatcher hands the arguments to bench/intents.py's own parser."""
+    assert 0 == bench_main(["intents", "--help"])
+
+    assert "--data-dir" in capsys.readouterr().out
+
+
+def test_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert 2 == bench_main(["nonsense"])
+
+    assert "ingest" in capsys.readouterr().err
