@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.support.db import Database
 from tests.support.stack import emulators, eventually, running_app
@@ -96,7 +97,11 @@ async def test_a_job_that_keeps_failing_ends_failed_with_a_notice_and_can_be_ret
 
             await eventually(lambda: len(notices()) == 1, timeout=60, what="the failure notice")
             assert "Could not create a ticket: Gorgias could not be reached" in notices()[0]
-            [failed] = await stack.runtime.queue.list("failed")
+            async def failed_jobs() -> list[Any]:
+                return await stack.runtime.queue.list("failed")
+
+            await eventually(failed_jobs, what="the job to be marked failed")
+            [failed] = await failed_jobs()
             assert {} == gorgias.tickets
             gorgias.faults.outage = False
             assert await stack.runtime.queue.requeue(failed.id)
