@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,13 @@ from integrations.intents.kb import KnowledgeBase
 from integrations.intents.offline import OfflineClassifier, load_encoder
 from integrations.llm.client import LlmClassifier, LlmWriter
 
-MODEL_CACHE = Path(".ticketbolt-cache")
+
+def model_cache_dir(settings: Settings) -> Path:
+    """Where the fitted intent model is kept between starts: the setting, else the user cache."""
+    if settings.model_cache_dir is not None:
+        return settings.model_cache_dir
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ticketbolt"
 
 
 class AssistantSetupError(Exception):
@@ -45,9 +52,17 @@ def build_engine(
     except (OSError, ValueError) as exc:
         raise AssistantSetupError(f"TICKETBOLT_INTENTS: {exc}") from exc
     encoder = load_encoder()
-    offline = OfflineClassifier.from_config(
-        encoder, intents, threshold=settings.intent_threshold, cache_dir=MODEL_CACHE
-    )
+    try:
+        offline = OfflineClassifier.from_config(
+            encoder,
+            intents,
+            threshold=settings.intent_threshold,
+            cache_dir=model_cache_dir(settings),
+        )
+    except OSError:  # an unwritable cache only costs a refit at each start
+        offline = OfflineClassifier.from_config(
+            encoder, intents, threshold=settings.intent_threshold
+        )
     try:
         kb = KnowledgeBase.from_dir(encoder, settings.kb_dir)
     except (OSError, ValueError) as exc:

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     )
     intents_path: Path | None = Field(None, validation_alias="TICKETBOLT_INTENTS")
     kb_dir: Path | None = Field(None, validation_alias="TICKETBOLT_KB_DIR")
+    model_cache_dir: Path | None = Field(None, validation_alias="TICKETBOLT_MODEL_CACHE_DIR")
     gorgias_webhook_token: SecretStr | None = Field(
         None, validation_alias="TICKETBOLT_GORGIAS_WEBHOOK_TOKEN"
     )

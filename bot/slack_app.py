@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -49,14 +50,17 @@ def build_app(
 
     @app.middleware
     async def correlate_and_deduplicate(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+        req: AsyncBoltRequest, body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
         bind_correlation_id(str(event_id or body.get("trigger_id") or uuid.uuid4().hex))
         if body.get("type") == "event_callback":
             event_type = str((body.get("event") or {}).get("type", "unknown"))
             metrics.events_received.labels(event_type).inc()
-            if event_id and not await events.first_time(str(event_id)):
+            # Only Slack's retries can be duplicates; first deliveries skip the lookup, and the
+            # job's own idempotency key catches a retry that overtakes its first delivery.
+            retry = req.headers.get("x-slack-retry-num")
+            if event_id and retry and await events.seen(str(event_id)):
                 metrics.events_deduplicated.inc()
                 log.info("duplicate delivery dropped", extra={"event_type": event_type})
                 return BoltResponse(status=200, body="")
@@ -71,11 +75,8 @@ def build_app(
             # An event nobody listens to is still a success for Slack: a 404 would be retried
             # and counted toward disabling the app's event subscriptions.
             return BoltResponse(status=200, body="")
+        # Nothing of the delivery was recorded (one transaction), so Slack's retry will redo it.
         log.error("listener failed", exc_info=error)
-        event_id = body.get("event_id") if isinstance(body, dict) else None
-        if event_id:
-            # Let Slack's retry of this delivery through: nothing of it was recorded.
-            await events.forget(str(event_id))
         return BoltResponse(status=500, body="")
 
     register_all(app, deps)

@@ -76,6 +76,7 @@ def register(app: Any, deps: Deps) -> None:
             key=f"assist:{team}:{channel}:{event['ts']}",
             order_key=f"conv:{key}",
             correlation_id=str(body.get("event_id", "")),
+            event_id=str(body.get("event_id", "")),
         )
 
     async def run_reply(job: JobLike) -> None:

@@ -31,6 +31,7 @@ class JobSink(Protocol):
         order_key: str = "",
         correlation_id: str = "",
         max_attempts: int | None = None,
+        event_id: str = "",
     ) -> bool: ...
 
 

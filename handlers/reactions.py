@@ -73,6 +73,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 key=f"create:{key}",
                 order_key=key,
                 correlation_id=event_id,
+                event_id=event_id,
             )
         elif name == config.resolve_reaction:
             status = "closed" if added else "open"
@@ -82,6 +83,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 key=f"status:{event_id or key}",
                 order_key=key,
                 correlation_id=event_id,
+                event_id=event_id,
             )
 
     async def run_create(job: JobLike) -> None:

@@ -224,6 +224,7 @@ def register(app: Any, deps: Deps) -> None:
             key=key,
             order_key=order_key(link),
             correlation_id=str(body.get("event_id") or ""),
+            event_id=str(body.get("event_id") or ""),
         )
 
     async def run_mirror(job: JobLike) -> None:

@@ -15,7 +15,8 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, search_path: str | None = None, pool_size: int = 10) -> AsyncEngine:
     """An engine with timeouts; `search_path` pins a PostgreSQL schema (tests isolate with it)."""
     connect_args: dict[str, Any] = {}
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # A network database can drop idle connections; a local SQLite file cannot.
+    options: dict[str, Any] = {"pool_pre_ping": not is_sqlite(url)}
     if is_sqlite(url):
         # Waiting for the single writer beats failing with "database is locked".
         connect_args["timeout"] = 30

@@ -9,7 +9,6 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.db.models import ProcessedEvent
-from bot.db.upsert import insert_ignore
 
 
 class ProcessedEvents:
@@ -18,15 +17,11 @@ class ProcessedEvents:
     def __init__(self, sessions: async_sessionmaker[Any]):
         self._sessions = sessions
 
-    async def first_time(self, event_id: str) -> bool:
-        """Record the id; True only for the first delivery."""
-        async with self._sessions.begin() as session:
-            return await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
-
-    async def forget(self, event_id: str) -> None:
-        """Undo `first_time` when the request failed, so Slack's retry is processed."""
-        async with self._sessions.begin() as session:
-            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id == event_id))
+    async def seen(self, event_id: str) -> bool:
+        """Whether a delivery of this event was already accepted (a job was recorded for it)."""
+        async with self._sessions() as session:
+            found = await session.get(ProcessedEvent, event_id)
+            return found is not None
 
     async def purge(self, older_than: timedelta = timedelta(hours=26)) -> int:
         """Drop ids older than Slack's retry horizon (24 h with delayed events)."""

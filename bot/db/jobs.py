@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bot.db.models import Job
+from bot.db.models import Job, ProcessedEvent
 from bot.db.upsert import insert_ignore
 
 ACTIVE = ("queued", "running")
@@ -90,9 +90,16 @@ class JobQueue:
         order_key: str = "",
         correlation_id: str = "",
         max_attempts: int | None = None,
+        event_id: str = "",
     ) -> bool:
-        """Record a job durably; False when a job with the same key already exists."""
+        """Record a job durably; False when a job with the same key already exists.
+
+        `event_id` marks the Slack delivery as accepted in the same transaction, so Slack's
+        retries of it are dropped early, and a failed insert leaves neither row behind.
+        """
         async with self._sessions.begin() as session:
+            if event_id:
+                await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
             created = await insert_ignore(
                 session,
                 Job,

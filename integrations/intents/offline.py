@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
 from tokenizers import Tokenizer
 
 from integrations.intents.config import IntentsConfig
@@ -140,6 +139,9 @@ class OfflineClassifier:
         if len(set(labels)) < 2:
             raise ValueError("the offline classifier needs examples of at least two intents")
         vectors = encoder.embed([normalize(text) for text in texts])
+        # Imported here: only fitting needs scikit-learn; starting from a cached fit does not.
+        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
         model = LogisticRegression(C=c, max_iter=3000).fit(vectors, list(labels))
         classes = [str(label) for label in model.classes_]
         weights = np.asarray(model.coef_, dtype=np.float32)

@@ -109,6 +109,17 @@ async def test_concurrent_workers_never_claim_the_same_job(database: Database) -
     assert 40 == len(set(ids))
 
 
+async def test_enqueue_marks_the_event_accepted(database: Database) -> None:
+    """The event id is recorded with its job; a second job from the same event still counts."""
+    from bot.db.events import ProcessedEvents
+
+    queue, events = JobQueue(database.sessions), ProcessedEvents(database.sessions)
+    assert not await events.seen("Ev1")
+    assert await queue.enqueue("a", {}, key="a:1", event_id="Ev1")
+    assert await queue.enqueue("b", {}, key="b:1", event_id="Ev1")
+    assert await events.seen("Ev1")
+
+
 async def test_old_event_ids_are_purged(database: Database) -> None:
     """Event ids past Slack's retry horizon are deleted; recent ones stay."""
     from sqlalchemy import update
@@ -116,9 +127,9 @@ async def test_old_event_ids_are_purged(database: Database) -> None:
     from bot.db.events import ProcessedEvents
     from bot.db.models import ProcessedEvent
 
-    events = ProcessedEvents(database.sessions)
-    assert await events.first_time("EvOld")
-    assert await events.first_time("EvNew")
+    queue, events = JobQueue(database.sessions), ProcessedEvents(database.sessions)
+    await queue.enqueue("k", {}, key="old", event_id="EvOld")
+    await queue.enqueue("k", {}, key="new", event_id="EvNew")
     async with database.sessions.begin() as session:
         await session.execute(
             update(ProcessedEvent)
@@ -126,5 +137,4 @@ async def test_old_event_ids_are_purged(database: Database) -> None:
             .values(received_at=datetime.now(UTC) - timedelta(days=2))
         )
     assert 1 == await events.purge()
-    assert await events.first_time("EvOld")
-    assert not await events.first_time("EvNew")
+    assert (False, True) == (await events.seen("EvOld"), await events.seen("EvNew"))
