@@ -50,19 +50,25 @@ class StampedList(list[Any]):
 def seed(slack: SlackEmulator, n: int) -> tuple[str, str, list[str]]:
     """An agent, customers with e-mail addresses, a channel and `n` distinct messages."""
     agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
-    customers = [slack.add_user(f"customer{i}", real_name=f"Customer {i}",
-                                email=f"customer{i}@example.com") for i in range(20)]
+    customers = [
+        slack.add_user(f"customer{i}", real_name=f"Customer {i}", email=f"customer{i}@example.com")
+        for i in range(20)
+    ]
     channel = slack.add_channel("support", members=[agent, *customers])
     timestamps = [
-        slack.state.post(channel, customers[i % len(customers)],
-                         f"Order #{10_000 + i} has not arrived, can you check?").ts
+        slack.state.post(
+            channel,
+            customers[i % len(customers)],
+            f"Order #{10_000 + i} has not arrived, can you check?",
+        ).ts
         for i in range(n)
     ]
     return agent.id, channel.id, timestamps
 
 
-async def wait_drained(http: aiohttp.ClientSession, url: str, gorgias: GorgiasEmulator, n: int,
-                       timeout: float) -> dict[str, Any]:  # noqa: ASYNC109 - a bound on the run
+async def wait_drained(
+    http: aiohttp.ClientSession, url: str, gorgias: GorgiasEmulator, n: int, timeout: float
+) -> dict[str, Any]:
     """Until `n` tickets exist and no job is queued or running; the service's final stats."""
     deadline = time.monotonic() + timeout
     # The emulator's ticket count costs the service nothing; /admin/stats runs queries there.
@@ -83,9 +89,11 @@ async def wait_drained(http: aiohttp.ClientSession, url: str, gorgias: GorgiasEm
 async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
     limit = parse_rate_limit(rate_limit) if rate_limit else None
     faults = Faults(latency_ms=args.latency_ms)
-    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack, \
-            GorgiasEmulator(rate_limit=limit, faults=faults) as gorgias, \
-            fresh_database(args.database_url) as database_url:
+    async with (
+        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack,
+        GorgiasEmulator(rate_limit=limit, faults=faults) as gorgias,
+        fresh_database(args.database_url) as database_url,
+    ):
         stamped = StampedList()
         gorgias.requests = stamped
         agent, channel, timestamps = seed(slack, n)
@@ -93,8 +101,10 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         if rate_limit:
             extra["GORGIAS_RATE_LIMIT"] = rate_limit
         env = service_env(slack.api_url, gorgias.base_url, database_url, **extra)
-        async with Child(["-m", "bot", "run"], env, name="service") as service, \
-                aiohttp.ClientSession() as http:
+        async with (
+            Child(["-m", "bot", "run"], env, name="service") as service,
+            aiohttp.ClientSession() as http,
+        ):
             slack.events_url = f"{service.url}/slack/events"
             slack_before, gorgias_before = len(slack.calls), len(stamped)
             errors = 0
@@ -118,9 +128,13 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
             run_times = stamped.times[gorgias_before:]
         jobs = stats["queue"]["by_state"]
         result: dict[str, Any] = {
-            "messages": n, "tickets": len(gorgias.tickets), "reaction_errors": errors,
-            "jobs_done": jobs["done"], "jobs_failed": jobs["failed"],
-            "seconds_to_ack_all": round(acked, 3), "seconds_to_drain": round(drained, 3),
+            "messages": n,
+            "tickets": len(gorgias.tickets),
+            "reaction_errors": errors,
+            "jobs_done": jobs["done"],
+            "jobs_failed": jobs["failed"],
+            "seconds_to_ack_all": round(acked, 3),
+            "seconds_to_drain": round(drained, 3),
             "tickets_per_second": round(len(gorgias.tickets) / drained, 1),
             "slack_calls_per_ticket": round(slack_calls / n, 2),
             "gorgias_calls_per_ticket": round(len(run_times) / n, 2),
@@ -132,9 +146,11 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         allowed = capacity / window
         achieved = (len(run_times) - 1) / span if span else 0.0
         result |= {
-            "rate_limit": rate_limit, "gorgias_requests": len(run_times),
+            "rate_limit": rate_limit,
+            "gorgias_requests": len(run_times),
             "gorgias_seconds": round(span, 3),
-            "requests_per_second": round(achieved, 2), "allowed_per_second": round(allowed, 2),
+            "requests_per_second": round(achieved, 2),
+            "allowed_per_second": round(allowed, 2),
             "allowance_used": round(achieved / allowed, 3),
             # A leaky bucket admits at most its capacity at once plus its rate after that.
             "allowance_used_burst_adjusted": round(len(run_times) / (capacity + allowed * span), 3),
@@ -148,50 +164,74 @@ async def bench(args: Any) -> dict[str, Any]:
     log(f"  {unlimited['tickets']} tickets in {unlimited['seconds_to_drain']} s")
     log(f"rate limit {args.rate_limit}: {args.limited_tickets} tickets")
     limited = await phase(args, args.limited_tickets, args.rate_limit)
-    log(f"  {limited['tickets']} tickets in {limited['seconds_to_drain']} s, "
-        f"{limited['gorgias_429']} 429s")
+    log(
+        f"  {limited['tickets']} tickets in {limited['seconds_to_drain']} s, "
+        f"{limited['gorgias_429']} 429s"
+    )
     return {
-        "benchmark": "e2e", "machine": machine(),
+        "benchmark": "e2e",
+        "machine": machine(),
         "database": (args.database_url or "sqlite").split("+", 1)[0],
-        "gorgias_latency_ms": args.latency_ms, "worker_concurrency": args.worker_concurrency,
-        "rate_limit_off": unlimited, "rate_limit_on": limited,
+        "gorgias_latency_ms": args.latency_ms,
+        "worker_concurrency": args.worker_concurrency,
+        "rate_limit_off": unlimited,
+        "rate_limit_on": limited,
     }
 
 
 def table(result: dict[str, Any]) -> None:
-    print(f"e2e on {result['database']}, Gorgias latency {result['gorgias_latency_ms']} ms, "
-          f"worker concurrency {result['worker_concurrency']}")
+    print(
+        f"e2e on {result['database']}, Gorgias latency {result['gorgias_latency_ms']} ms, "
+        f"worker concurrency {result['worker_concurrency']}"
+    )
     rows = []
     for name in ("rate_limit_off", "rate_limit_on"):
         r = result[name]
-        rows.append((name.replace("_", " "), r["tickets"], r["seconds_to_drain"],
-                     r["tickets_per_second"], r["slack_calls_per_ticket"],
-                     r["gorgias_calls_per_ticket"], r["gorgias_429"]))
-    print_table(("", "tickets", "drain s", "tickets/s", "Slack calls/t", "Gorgias calls/t",
-                 "429s"), rows)
+        rows.append(
+            (
+                name.replace("_", " "),
+                r["tickets"],
+                r["seconds_to_drain"],
+                r["tickets_per_second"],
+                r["slack_calls_per_ticket"],
+                r["gorgias_calls_per_ticket"],
+                r["gorgias_429"],
+            )
+        )
+    print_table(
+        ("", "tickets", "drain s", "tickets/s", "Slack calls/t", "Gorgias calls/t", "429s"), rows
+    )
     on = result["rate_limit_on"]
-    print(f"\nrate limit {on['rate_limit']}: {on['requests_per_second']} req/s of "
-          f"{on['allowed_per_second']} allowed = {on['allowance_used']:.1%} "
-          f"({on['allowance_used_burst_adjusted']:.1%} counting the initial burst)")
+    print(
+        f"\nrate limit {on['rate_limit']}: {on['requests_per_second']} req/s of "
+        f"{on['allowed_per_second']} allowed = {on['allowance_used']:.1%} "
+        f"({on['allowance_used_burst_adjusted']:.1%} counting the initial burst)"
+    )
 
 
 def main(argv: Sequence[str]) -> int:
     parser = base_parser(__doc__)
     add_database_option(parser)
     parser.add_argument("--tickets", type=int, default=1000, help="with the rate limit off")
-    parser.add_argument("--limited-tickets", type=int, default=150,
-                        help="with the rate limit on")
-    parser.add_argument("--rate-limit", default="20/2",
-                        help="capacity/window seconds for the emulator and the bot")
+    parser.add_argument("--limited-tickets", type=int, default=150, help="with the rate limit on")
+    parser.add_argument(
+        "--rate-limit", default="20/2", help="capacity/window seconds for the emulator and the bot"
+    )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="Gorgias emulated latency")
-    parser.add_argument("--worker-concurrency", type=int, default=4,
-                        help="TICKETBOLT_WORKER_CONCURRENCY (the service default is 4)")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=4,
+        help="TICKETBOLT_WORKER_CONCURRENCY (the service default is 4)",
+    )
     parser.add_argument("--senders", type=int, default=32, help="reactions in flight at once")
     args = parser.parse_args(argv)
     if args.quick:
         args.tickets, args.limited_tickets, args.rate_limit = 20, 12, "5/0.5"
     result = asyncio.run(bench(args))
     emit(result, args.json, table)
-    ok = all(result[p]["tickets"] == result[p]["messages"] and result[p]["gorgias_429"] == 0
-             for p in ("rate_limit_off", "rate_limit_on"))
+    ok = all(
+        result[p]["tickets"] == result[p]["messages"] and result[p]["gorgias_429"] == 0
+        for p in ("rate_limit_off", "rate_limit_on")
+    )
     return 0 if ok else 1

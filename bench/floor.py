@@ -21,11 +21,20 @@ from slack_bolt.authorization import AuthorizeResult
 
 def build_floor(signing_secret: str) -> AsyncApp:
     async def authorize(enterprise_id: Any, team_id: Any, **_: Any) -> AuthorizeResult:
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id,
-                               bot_token="xoxb-floor", bot_user_id="U0BOT", bot_id="B0BOT")  # noqa: S106
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token="xoxb-floor",
+            bot_user_id="U0BOT",
+            bot_id="B0BOT",
+        )
 
-    app = AsyncApp(signing_secret=signing_secret, process_before_response=True,
-                   authorize=authorize, logger=logging.getLogger("slack_bolt"))
+    app = AsyncApp(
+        signing_secret=signing_secret,
+        process_before_response=True,
+        authorize=authorize,
+        logger=logging.getLogger("slack_bolt"),
+    )
 
     @app.event("reaction_added")
     async def nothing() -> None:

@@ -39,9 +39,10 @@ def base_parser(description: str | None) -> argparse.ArgumentParser:
 
 def add_database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--database-url", default=None,
+        "--database-url",
+        default=None,
         help="a postgresql+asyncpg:// URL: a fresh database is created on that server and "
-             "dropped afterwards (default: a temporary SQLite file)",
+        "dropped afterwards (default: a temporary SQLite file)",
     )
 
 
@@ -56,8 +57,12 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for n, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                        enumerate(zip(row, widths, strict=True))))
+        print(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -88,8 +93,9 @@ async def _autocommit(engine: Any, statement: str) -> None:
         await auto.execute(text(statement))
 
 
-def service_env(slack_api_url: str, gorgias_url: str, database_url: str,
-                **extra: str) -> dict[str, str]:
+def service_env(
+    slack_api_url: str, gorgias_url: str, database_url: str, **extra: str
+) -> dict[str, str]:
     """The service's settings pointing at emulators on loopback; `extra` overrides."""
     return {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -110,20 +116,36 @@ def service_env(slack_api_url: str, gorgias_url: str, database_url: str,
 class Child:
     """A server as a child process on a free loopback port; stopped with SIGTERM."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str], *, ready_path: str = "/readyz",
-                 name: str = "service") -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: dict[str, str],
+        *,
+        ready_path: str = "/readyz",
+        name: str = "service",
+    ) -> None:
         self.port = free_port()
         self.args = [sys.executable, *args]
         # The parent's settings must not leak in: every variable the child needs is given.
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("SLACK_", "GORGIAS_", "TICKETBOLT_", "OPENAI_",
-                                          "DATABASE_URL", "REDIS_URL"))}
-        self.env = {**inherited, **env, "TICKETBOLT_PORT": str(self.port),
-                    "TICKETBOLT_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(
+                ("SLACK_", "GORGIAS_", "TICKETBOLT_", "OPENAI_", "DATABASE_URL", "REDIS_URL")
+            )
+        }
+        self.env = {
+            **inherited,
+            **env,
+            "TICKETBOLT_PORT": str(self.port),
+            "TICKETBOLT_HOST": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
         self.ready_path = ready_path
         self.name = name
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            prefix=f"ticketbolt-bench-{name}-", suffix=".log", delete=False)
+            prefix=f"ticketbolt-bench-{name}-", suffix=".log", delete=False
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0
 
@@ -139,11 +161,12 @@ class Child:
     def output(self) -> str:
         return Path(self._log.name).read_text(errors="replace")[-4000:]
 
-    async def start(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109 - a bound on start-up
+    async def start(self, timeout: float = 60.0) -> float:
         """Spawn and wait for `ready_path` to answer 200; the seconds that took."""
         started = time.perf_counter()
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child we poll, never block on
-            self.args, env=self.env, cwd=ROOT, stdout=self._log, stderr=self._log)
+            self.args, env=self.env, cwd=ROOT, stdout=self._log, stderr=self._log
+        )
         async with aiohttp.ClientSession() as http:
             while True:
                 if self.proc.poll() is not None:
@@ -158,7 +181,7 @@ class Child:
         self.startup_seconds = time.perf_counter() - started
         return self.startup_seconds
 
-    async def stop(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109 - a bound on shutdown
+    async def stop(self, timeout: float = 20.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -189,11 +212,16 @@ async def admin_stats(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         return stats
 
 
-async def run_loadgen(spec: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:  # noqa: ASYNC109
+async def run_loadgen(spec: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:
     """Run `bench.loadgen` in its own process with `spec` on stdin; its JSON answer."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.loadgen", cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=None,
     )
     out, _ = await asyncio.wait_for(proc.communicate(json.dumps(spec).encode()), timeout)
     if proc.returncode != 0:

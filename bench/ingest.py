@@ -38,20 +38,29 @@ P99_LIMIT_MS = 100.0
 
 def plan(args: Any) -> list[dict[str, Any]]:
     if args.quick:
-        return [{"rate": 50, "seconds": 0.5, "role": "warmup"},
-                {"rate": 100, "seconds": 1, "role": "fixed"},
-                {"rate": 100, "seconds": 0.5, "role": "ramp"},
-                {"rate": 200, "seconds": 0.5, "role": "ramp"}]
-    return [{"rate": 200, "seconds": 1, "role": "warmup"},
-            {"rate": args.rate, "seconds": args.seconds, "role": "fixed"},
-            *({"rate": r, "seconds": args.step_seconds, "role": "ramp"} for r in args.ramp)]
+        return [
+            {"rate": 50, "seconds": 0.5, "role": "warmup"},
+            {"rate": 100, "seconds": 1, "role": "fixed"},
+            {"rate": 100, "seconds": 0.5, "role": "ramp"},
+            {"rate": 200, "seconds": 0.5, "role": "ramp"},
+        ]
+    return [
+        {"rate": 200, "seconds": 1, "role": "warmup"},
+        {"rate": args.rate, "seconds": args.seconds, "role": "fixed"},
+        *({"rate": r, "seconds": args.step_seconds, "role": "ramp"} for r in args.ramp),
+    ]
 
 
 def summarise(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
     fixed = next(s for s in steps if s["role"] == "fixed")
     ramp = [s for s in steps if s["role"] == "ramp"]
-    passing = [s for s in ramp if s["errors"] == 0 and s["p99_ms"] < P99_LIMIT_MS
-               and s["sustained_rate"] >= 0.9 * s["offered_rate"]]
+    passing = [
+        s
+        for s in ramp
+        if s["errors"] == 0
+        and s["p99_ms"] < P99_LIMIT_MS
+        and s["sustained_rate"] >= 0.9 * s["offered_rate"]
+    ]
     best = max(passing, key=lambda s: s["offered_rate"]) if passing else None
     return {
         "fixed": fixed,
@@ -63,13 +72,19 @@ def summarise(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def measure(server: Child, slack: SlackEmulator, steps: list[dict[str, Any]],
-                  prefix: str) -> dict[str, Any]:
+async def measure(
+    server: Child, slack: SlackEmulator, steps: list[dict[str, Any]], prefix: str
+) -> dict[str, Any]:
     spec = {
-        "url": f"{server.url}/slack/events", "server_pid": server.pid,
-        "secret": SIGNING_SECRET, "team_id": slack.state.team_id,
-        "app_id": slack.state.api_app_id, "bot_user_id": slack.bot_user.id, "prefix": prefix,
-        "steps": steps, "stop_when": {"p99_ms": P99_LIMIT_MS},
+        "url": f"{server.url}/slack/events",
+        "server_pid": server.pid,
+        "secret": SIGNING_SECRET,
+        "team_id": slack.state.team_id,
+        "app_id": slack.state.api_app_id,
+        "bot_user_id": slack.bot_user.id,
+        "prefix": prefix,
+        "steps": steps,
+        "stop_when": {"p99_ms": P99_LIMIT_MS},
     }
     answer = await run_loadgen(spec)
     return summarise(answer["steps"])
@@ -77,11 +92,14 @@ async def measure(server: Child, slack: SlackEmulator, steps: list[dict[str, Any
 
 async def bench(args: Any) -> dict[str, Any]:
     steps = plan(args)
-    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack, \
-            GorgiasEmulator(rate_limit=None) as gorgias:
+    async with (
+        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack,
+        GorgiasEmulator(rate_limit=None) as gorgias,
+    ):
         log("floor: bare Bolt AsyncApp, listener does nothing")
-        async with Child(["-m", "bench.floor"], {"SLACK_SIGNING_SECRET": SIGNING_SECRET},
-                         name="floor") as floor:
+        async with Child(
+            ["-m", "bench.floor"], {"SLACK_SIGNING_SECRET": SIGNING_SECRET}, name="floor"
+        ) as floor:
             floor_result = await measure(floor, slack, steps, "floor")
         async with fresh_database(args.database_url) as database_url:
             kind = database_url.split("+", 1)[0]
@@ -104,15 +122,18 @@ async def bench(args: Any) -> dict[str, Any]:
         "ratio": {
             "p50": _ratio(service_fixed["p50_ms"], floor_fixed["p50_ms"]),
             "p99": _ratio(service_fixed["p99_ms"], floor_fixed["p99_ms"]),
-            "cpu_per_event": _ratio(service_fixed["server_cpu_ms_per_event"],
-                                    floor_fixed["server_cpu_ms_per_event"]),
-            "max_rate": _ratio(service_result["max_rate_p99_under_100ms"],
-                               floor_result["max_rate_p99_under_100ms"]),
+            "cpu_per_event": _ratio(
+                service_fixed["server_cpu_ms_per_event"], floor_fixed["server_cpu_ms_per_event"]
+            ),
+            "max_rate": _ratio(
+                service_result["max_rate_p99_under_100ms"], floor_result["max_rate_p99_under_100ms"]
+            ),
         },
         # Where both passed the same ramp step: the like-for-like comparison.
         "p99_ratio_by_rate": {
             str(int(f["offered_rate"])): _ratio(s["p99_ms"], f["p99_ms"])
-            for f in floor_result["ramp"] for s in service_result["ramp"]
+            for f in floor_result["ramp"]
+            for s in service_result["ramp"]
             if f["offered_rate"] == s["offered_rate"] and f["errors"] == s["errors"] == 0
         },
     }
@@ -123,22 +144,45 @@ def _ratio(a: float, b: float) -> float:
 
 
 def table(result: dict[str, Any]) -> None:
-    print(f"ingest on {result['database']} (worker {result['worker']}), "
-          f"fixed offered rate {result['offered_rate']}/s")
+    print(
+        f"ingest on {result['database']} (worker {result['worker']}), "
+        f"fixed offered rate {result['offered_rate']}/s"
+    )
     rows = []
     for name in ("floor", "service"):
         r = result[name]
         f = r["fixed"]
-        rows.append((name, f["p50_ms"], f["p99_ms"], f["sustained_rate"], f["errors"],
-                     f["server_cpu_ms_per_event"], int(r["max_rate_p99_under_100ms"])))
+        rows.append(
+            (
+                name,
+                f["p50_ms"],
+                f["p99_ms"],
+                f["sustained_rate"],
+                f["errors"],
+                f["server_cpu_ms_per_event"],
+                int(r["max_rate_p99_under_100ms"]),
+            )
+        )
     ratio = result["ratio"]
-    rows.append(("service ÷ floor", ratio["p50"], ratio["p99"], "", "", ratio["cpu_per_event"],
-                 ratio["max_rate"]))
-    print_table(("", "p50 ms", "p99 ms", "events/s", "errors", "CPU ms/event",
-                 "max rate p99<100ms"), rows)
+    rows.append(
+        (
+            "service ÷ floor",
+            ratio["p50"],
+            ratio["p99"],
+            "",
+            "",
+            ratio["cpu_per_event"],
+            ratio["max_rate"],
+        )
+    )
+    print_table(
+        ("", "p50 ms", "p99 ms", "events/s", "errors", "CPU ms/event", "max rate p99<100ms"), rows
+    )
     print()
-    print_table(("offered/s", "floor p50", "floor p99", "floor /s", "svc p50", "svc p99",
-                 "svc /s"), _ramp_rows(result))
+    print_table(
+        ("offered/s", "floor p50", "floor p99", "floor /s", "svc p50", "svc p99", "svc /s"),
+        _ramp_rows(result),
+    )
 
 
 def _ramp_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -160,8 +204,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--rate", type=float, default=1000, help="the fixed offered rate")
     parser.add_argument("--seconds", type=float, default=5, help="length of the fixed step")
     parser.add_argument("--step-seconds", type=float, default=3, help="length of each ramp step")
-    parser.add_argument("--ramp", type=lambda s: [float(x) for x in s.split(",")],
-                        default=list(RAMP), help="comma-separated rates to climb")
+    parser.add_argument(
+        "--ramp",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=list(RAMP),
+        help="comma-separated rates to climb",
+    )
     args = parser.parse_args(argv)
     result = asyncio.run(bench(args))
     emit(result, args.json, table)

@@ -37,25 +37,39 @@ def reaction_envelope(spec: dict[str, Any], n: int) -> str:
     micros = spec.get("ts_start_us", 1_700_000_000_000_000) + n * spec.get("ts_step_us", 1)
     ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
     event = {
-        "type": "reaction_added", "user": spec.get("user", "U0BENCHAGENT"),
+        "type": "reaction_added",
+        "user": spec.get("user", "U0BENCHAGENT"),
         "reaction": "ticket",
         "item": {"type": "message", "channel": spec.get("channel", "C0BENCH"), "ts": ts},
         "event_ts": ts,
     }
     event_id = f"Ev{spec['prefix']}{n:09d}"
-    return json.dumps({
-        "token": "bench", "team_id": spec["team_id"], "api_app_id": spec["app_id"],
-        "event": event, "type": "event_callback", "event_id": event_id,
-        "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": spec["team_id"],
-                            "user_id": spec["bot_user_id"], "is_bot": True,
-                            "is_enterprise_install": False}],
-        "is_ext_shared_channel": False,
-    })
+    return json.dumps(
+        {
+            "token": "bench",
+            "team_id": spec["team_id"],
+            "api_app_id": spec["app_id"],
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": spec["team_id"],
+                    "user_id": spec["bot_user_id"],
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+    )
 
 
-async def run_step(http: aiohttp.ClientSession, spec: dict[str, Any], rate: float,
-                   seconds: float, first: int) -> dict[str, Any]:
+async def run_step(
+    http: aiohttp.ClientSession, spec: dict[str, Any], rate: float, seconds: float, first: int
+) -> dict[str, Any]:
     count = max(1, int(rate * seconds))
     # Signing happens before the clock starts: the sender must not be the bottleneck.
     requests = []
@@ -104,8 +118,12 @@ async def run_step(http: aiohttp.ClientSession, spec: dict[str, Any], rate: floa
     elapsed = (max(finished) if finished else time.perf_counter()) - start
     ok = len(latencies)
     return {
-        "offered_rate": rate, "sent": count, "ok": ok, "errors": sum(errors.values()),
-        "error_kinds": errors, "seconds": round(elapsed, 3),
+        "offered_rate": rate,
+        "sent": count,
+        "ok": ok,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "seconds": round(elapsed, 3),
         "sustained_rate": round(ok / elapsed, 1) if elapsed > 0 else 0.0,
         "send_lag_p99_ms": latency_ms(lateness)["p99_ms"],
         # The server's CPU per event holds steadier than latency on a busy machine.
@@ -146,9 +164,11 @@ async def main_async(spec: dict[str, Any]) -> dict[str, Any]:
             result = await run_step(http, spec, float(step["rate"]), float(step["seconds"]), sent)
             sent += result["sent"]
             result["role"] = step.get("role", "ramp")
-            log(f"  {result['offered_rate']:>6.0f}/s offered: {result['sustained_rate']:>7.1f}/s "
+            log(
+                f"  {result['offered_rate']:>6.0f}/s offered: {result['sustained_rate']:>7.1f}/s "
                 f"ok {result['ok']}/{result['sent']}  p50 {result['p50_ms']} ms  "
-                f"p99 {result['p99_ms']} ms" + f"  ({result['role']})")
+                f"p99 {result['p99_ms']} ms" + f"  ({result['role']})"
+            )
             results.append(result)
             if result["role"] == "ramp" and not passed(result, spec.get("stop_when", {})):
                 break

@@ -62,14 +62,16 @@ def message_pool(size: int, seed: int = 7) -> tuple[list[str], list[float]]:
     texts = sorted({e for intent in load_intents().intents for e in intent.examples})
     random.Random(seed).shuffle(texts)
     texts = texts[:size]
-    return texts, [1 / (rank ** ZIPF_EXPONENT) for rank in range(1, len(texts) + 1)]
+    return texts, [1 / (rank**ZIPF_EXPONENT) for rank in range(1, len(texts) + 1)]
 
 
-async def customer(slack: SlackEmulator, calls: StampedCalls, n: int, messages: list[str],
-                   timeout: float) -> list[float | None]:  # noqa: ASYNC109 - a bound per reply
+async def customer(
+    slack: SlackEmulator, calls: StampedCalls, n: int, messages: list[str], timeout: float
+) -> list[float | None]:
     """One customer's conversation: each message waits for the bot's reply before the next."""
-    user = slack.add_user(f"customer-{n}", real_name=f"Customer {n}",
-                          email=f"customer{n}@example.com")
+    user = slack.add_user(
+        f"customer-{n}", real_name=f"Customer {n}", email=f"customer{n}@example.com"
+    )
     dm = slack.open_dm(user)
     results: list[float | None] = []
     for text in messages:
@@ -77,8 +79,10 @@ async def customer(slack: SlackEmulator, calls: StampedCalls, n: int, messages: 
         started = time.perf_counter()
 
         def replied(cursor: int = cursor) -> bool:
-            return any(c.method == "chat.postMessage" and c.params.get("channel") == dm.id
-                       for c in calls[cursor:])
+            return any(
+                c.method == "chat.postMessage" and c.params.get("channel") == dm.id
+                for c in calls[cursor:]
+            )
 
         try:
             await slack.user_posts(user, dm, text)
@@ -86,9 +90,11 @@ async def customer(slack: SlackEmulator, calls: StampedCalls, n: int, messages: 
         except (TimeoutError, aiohttp.ClientError):
             results.append(None)
             continue
-        at = next(calls.times[i] for i in range(cursor, len(calls))
-                  if calls[i].method == "chat.postMessage"
-                  and calls[i].params.get("channel") == dm.id)
+        at = next(
+            calls.times[i]
+            for i in range(cursor, len(calls))
+            if calls[i].method == "chat.postMessage" and calls[i].params.get("channel") == dm.id
+        )
         results.append(at - started)
     return results
 
@@ -98,31 +104,45 @@ def layer_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
     for name, layer in after.items():
         hits = layer["hits"] - before.get(name, {}).get("hits", 0)
         misses = layer["misses"] - before.get(name, {}).get("misses", 0)
-        out[name] = {"hits": hits, "misses": misses,
-                     "hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0}
+        out[name] = {
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
+        }
     return out
 
 
-async def scenario(args: Any, users: int, pool: tuple[list[str], list[float]],
-                   llm: LlmEmulator, rng: random.Random) -> dict[str, Any]:
+async def scenario(
+    args: Any, users: int, pool: tuple[list[str], list[float]], llm: LlmEmulator, rng: random.Random
+) -> dict[str, Any]:
     texts, weights = pool
     conversations = [rng.choices(texts, weights, k=args.messages) for _ in range(users)]
-    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack, \
-            GorgiasEmulator(rate_limit=None) as gorgias, \
-            fresh_database(args.database_url) as database_url:
+    async with (
+        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack,
+        GorgiasEmulator(rate_limit=None) as gorgias,
+        fresh_database(args.database_url) as database_url,
+    ):
         calls = StampedCalls()
         slack.calls = calls
-        env = service_env(slack.api_url, gorgias.base_url, database_url,
-                          OPENAI_API_KEY=llm.api_key, OPENAI_BASE_URL=llm.base_url,
-                          TICKETBOLT_ASSISTANT_RATE_PER_MINUTE="100000")
+        env = service_env(
+            slack.api_url,
+            gorgias.base_url,
+            database_url,
+            OPENAI_API_KEY=llm.api_key,
+            OPENAI_BASE_URL=llm.base_url,
+            TICKETBOLT_ASSISTANT_RATE_PER_MINUTE="100000",
+        )
         llm_before = len(llm.requests)
         async with Child(["-m", "bot", "run"], env) as service, aiohttp.ClientSession() as http:
             slack.events_url = f"{service.url}/slack/events"
             before = await admin_stats(http, service.url)
             started = time.perf_counter()
-            outcomes = await asyncio.gather(*(
-                customer(slack, calls, n, conversations[n], args.reply_timeout)
-                for n in range(users)))
+            outcomes = await asyncio.gather(
+                *(
+                    customer(slack, calls, n, conversations[n], args.reply_timeout)
+                    for n in range(users)
+                )
+            )
             elapsed = time.perf_counter() - started
             after = await admin_stats(http, service.url)
     samples = [s for run in outcomes for s in run]
@@ -131,18 +151,27 @@ async def scenario(args: Any, users: int, pool: tuple[list[str], list[float]],
     hits = sum(layer["hits"] for layer in layers.values())
     lookups = hits + sum(layer["misses"] for layer in layers.values())
     result: dict[str, Any] = {
-        "users": users, "messages": len(samples), "replies": len(ok),
+        "users": users,
+        "messages": len(samples),
+        "replies": len(ok),
         "success_rate": round(len(ok) / len(samples), 4) if samples else 0.0,
-        "seconds": round(elapsed, 3), "messages_per_second": round(len(ok) / elapsed, 2),
+        "seconds": round(elapsed, 3),
+        "messages_per_second": round(len(ok) / elapsed, 2),
         **latency_ms(ok),
         "cache_hit_rate": round(hits / lookups, 4) if lookups else 0.0,
-        "cache_layers": layers, "llm_requests": len(llm.requests) - llm_before,
+        "cache_layers": layers,
+        "llm_requests": len(llm.requests) - llm_before,
         "distinct_messages": len({t for c in conversations for t in c}),
     }
-    result["pass"] = (result["success_rate"] >= PASS_SUCCESS and result["p95_ms"] < PASS_P95_MS
-                      if users <= PASS_UP_TO else None)
-    log(f"  {users:>3} users: {len(ok)}/{len(samples)} replies, p50 {result['p50_ms']} ms, "
-        f"p95 {result['p95_ms']} ms, cache hit rate {result['cache_hit_rate']:.0%}")
+    result["pass"] = (
+        result["success_rate"] >= PASS_SUCCESS and result["p95_ms"] < PASS_P95_MS
+        if users <= PASS_UP_TO
+        else None
+    )
+    log(
+        f"  {users:>3} users: {len(ok)}/{len(samples)} replies, p50 {result['p50_ms']} ms, "
+        f"p95 {result['p95_ms']} ms, cache hit rate {result['cache_hit_rate']:.0%}"
+    )
     return result
 
 
@@ -155,34 +184,68 @@ async def bench(args: Any) -> dict[str, Any]:
             log(f"{users} concurrent customers × {args.messages} messages")
             scenarios.append(await scenario(args, users, pool, llm, rng))
     return {
-        "benchmark": "loadtest", "machine": machine(),
+        "benchmark": "loadtest",
+        "machine": machine(),
         "database": (args.database_url or "sqlite").split("+", 1)[0],
-        "llm_latency_ms": args.llm_latency_ms, "messages_per_user": args.messages,
-        "pool_size": len(pool[0]), "zipf_exponent": ZIPF_EXPONENT,
-        "criteria": {"success_rate_at_least": PASS_SUCCESS, "p95_ms_below": PASS_P95_MS,
-                     "up_to_users": PASS_UP_TO},
+        "llm_latency_ms": args.llm_latency_ms,
+        "messages_per_user": args.messages,
+        "pool_size": len(pool[0]),
+        "zipf_exponent": ZIPF_EXPONENT,
+        "criteria": {
+            "success_rate_at_least": PASS_SUCCESS,
+            "p95_ms_below": PASS_P95_MS,
+            "up_to_users": PASS_UP_TO,
+        },
         "scenarios": scenarios,
         "passed": all(s["pass"] is not False for s in scenarios),
     }
 
 
 def table(result: dict[str, Any]) -> None:
-    print(f"loadtest: {result['messages_per_user']} messages per customer from a pool of "
-          f"{result['pool_size']} (Zipf s={result['zipf_exponent']}), "
-          f"LLM latency {result['llm_latency_ms']:.0f} ms")
-    rows = [(s["users"], f"{s['replies']}/{s['messages']}", f"{s['success_rate']:.1%}",
-             s["p50_ms"], s["p95_ms"], s["p99_ms"], f"{s['cache_hit_rate']:.1%}",
-             s["messages_per_second"], {True: "pass", False: "FAIL", None: "-"}[s["pass"]])
-            for s in result["scenarios"]]
-    print_table(("users", "replies", "success", "p50 ms", "p95 ms", "p99 ms", "cache hits",
-                 "msgs/s", "≥95 %, p95<5 s"), rows)
+    print(
+        f"loadtest: {result['messages_per_user']} messages per customer from a pool of "
+        f"{result['pool_size']} (Zipf s={result['zipf_exponent']}), "
+        f"LLM latency {result['llm_latency_ms']:.0f} ms"
+    )
+    rows = [
+        (
+            s["users"],
+            f"{s['replies']}/{s['messages']}",
+            f"{s['success_rate']:.1%}",
+            s["p50_ms"],
+            s["p95_ms"],
+            s["p99_ms"],
+            f"{s['cache_hit_rate']:.1%}",
+            s["messages_per_second"],
+            {True: "pass", False: "FAIL", None: "-"}[s["pass"]],
+        )
+        for s in result["scenarios"]
+    ]
+    print_table(
+        (
+            "users",
+            "replies",
+            "success",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "cache hits",
+            "msgs/s",
+            "≥95 %, p95<5 s",
+        ),
+        rows,
+    )
 
 
 def main(argv: Sequence[str]) -> int:
     parser = base_parser(__doc__)
     add_database_option(parser)
-    parser.add_argument("--users", type=lambda s: [int(x) for x in s.split(",")],
-                        default=list(CONCURRENCY), help="comma-separated concurrency levels")
+    parser.add_argument(
+        "--users",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=list(CONCURRENCY),
+        help="comma-separated concurrency levels",
+    )
     parser.add_argument("--messages", type=int, default=6, help="messages per customer")
     parser.add_argument("--pool-size", type=int, default=150, help="distinct messages to draw")
     parser.add_argument("--llm-latency-ms", type=float, default=300.0)

@@ -44,8 +44,10 @@ def seed(slack: SlackEmulator, count: int) -> dict[str, Any]:
     agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
     customer = slack.add_user("customer", real_name="Cas Customer", email="cas@example.com")
     channel = slack.add_channel("support", members=[agent, customer])
-    stamps = [int(slack.state.post(channel, customer, f"Order #{n} is late").ts.replace(".", ""))
-              for n in range(count)]
+    stamps = [
+        int(slack.state.post(channel, customer, f"Order #{n} is late").ts.replace(".", ""))
+        for n in range(count)
+    ]
     step = stamps[1] - stamps[0] if count > 1 else 1
     assert stamps == list(range(stamps[0], stamps[0] + step * count, step)), "evenly spaced ts"
     return {"channel": channel.id, "user": agent.id, "ts_start_us": stamps[0], "ts_step_us": step}
@@ -54,10 +56,11 @@ def seed(slack: SlackEmulator, count: int) -> dict[str, Any]:
 async def bench(args: Any) -> dict[str, Any]:
     events = max(1, int(args.rate * args.seconds))
     # A fixed clock makes message timestamps evenly spaced, so the loadgen can name them.
-    async with SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN,
-                             clock_start=1_700_000_000.0) as slack, \
-            GorgiasEmulator(rate_limit=None) as gorgias, \
-            fresh_database(args.database_url) as database_url:
+    async with (
+        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN, clock_start=1_700_000_000.0) as slack,
+        GorgiasEmulator(rate_limit=None) as gorgias,
+        fresh_database(args.database_url) as database_url,
+    ):
         messages = seed(slack, events)
         env = service_env(slack.api_url, gorgias.base_url, database_url)
         startups: list[float] = []
@@ -73,10 +76,14 @@ async def bench(args: Any) -> dict[str, Any]:
                 idle = rss_mb(service.pid)
                 log(f"ingest run: {args.rate:.0f}/s for {args.seconds:.0f} s, worker on")
                 spec = {
-                    "url": slack.events_url, "server_pid": service.pid,
-                    "secret": SIGNING_SECRET, "team_id": slack.state.team_id,
-                    "app_id": slack.state.api_app_id, "bot_user_id": slack.bot_user.id,
-                    "prefix": "mem", **messages,
+                    "url": slack.events_url,
+                    "server_pid": service.pid,
+                    "secret": SIGNING_SECRET,
+                    "team_id": slack.state.team_id,
+                    "app_id": slack.state.api_app_id,
+                    "bot_user_id": slack.bot_user.id,
+                    "prefix": "mem",
+                    **messages,
                     "steps": [{"rate": args.rate, "seconds": args.seconds, "role": "fixed"}],
                 }
                 step = (await run_loadgen(spec))["steps"][0]
@@ -84,41 +91,55 @@ async def bench(args: Any) -> dict[str, Any]:
                 tickets = len(gorgias.tickets)
                 slack.events_url = None
     return {
-        "benchmark": "memory", "machine": machine(),
+        "benchmark": "memory",
+        "machine": machine(),
         "database": database_url.split("+", 1)[0],
-        "startup_seconds": {"median": round(statistics.median(startups), 3),
-                            "max": round(max(startups), 3),
-                            "runs": [round(s, 3) for s in startups]},
+        "startup_seconds": {
+            "median": round(statistics.median(startups), 3),
+            "max": round(max(startups), 3),
+            "runs": [round(s, 3) for s in startups],
+        },
         "idle": idle,
         "ready_dependencies": {d.get("name", "?"): d.get("ok") for d in dependencies},
-        "ingest": {"offered_rate": args.rate, "events_sent": step["sent"],
-                   "events_ok": step["ok"], "errors": step["errors"],
-                   "p99_ms": step["p99_ms"], "tickets_by_then": tickets,
-                   "end_rss_mb": after["rss_mb"],
-                   "peak_rss_mb": after["peak_rss_mb"],
-                   "growth_mb": round(after["rss_mb"] - idle["rss_mb"], 1)},
+        "ingest": {
+            "offered_rate": args.rate,
+            "events_sent": step["sent"],
+            "events_ok": step["ok"],
+            "errors": step["errors"],
+            "p99_ms": step["p99_ms"],
+            "tickets_by_then": tickets,
+            "end_rss_mb": after["rss_mb"],
+            "peak_rss_mb": after["peak_rss_mb"],
+            "growth_mb": round(after["rss_mb"] - idle["rss_mb"], 1),
+        },
     }
 
 
 def table(result: dict[str, Any]) -> None:
     s, idle, ingest = result["startup_seconds"], result["idle"], result["ingest"]
     print(f"memory and start-up on {result['database']}")
-    print_table(("figure", "value"), [
-        ("start-up to /readyz 200, median (s)", s["median"]),
-        ("start-up, slowest of runs (s)", f"{s['max']} of {len(s['runs'])}"),
-        ("RSS idle (MB)", idle["rss_mb"]),
-        (f"RSS after {ingest['events_ok']} events at {ingest['offered_rate']:.0f}/s (MB)",
-         ingest["end_rss_mb"]),
-        ("peak RSS (MB)", ingest["peak_rss_mb"]),
-    ])
+    print_table(
+        ("figure", "value"),
+        [
+            ("start-up to /readyz 200, median (s)", s["median"]),
+            ("start-up, slowest of runs (s)", f"{s['max']} of {len(s['runs'])}"),
+            ("RSS idle (MB)", idle["rss_mb"]),
+            (
+                f"RSS after {ingest['events_ok']} events at {ingest['offered_rate']:.0f}/s (MB)",
+                ingest["end_rss_mb"],
+            ),
+            ("peak RSS (MB)", ingest["peak_rss_mb"]),
+        ],
+    )
 
 
 def main(argv: Sequence[str]) -> int:
     parser = base_parser(__doc__)
     add_database_option(parser)
     parser.add_argument("--starts", type=int, default=3, help="start-ups to time")
-    parser.add_argument("--settle", type=float, default=2.0,
-                        help="seconds idle after start-up before reading RSS")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="seconds idle after start-up before reading RSS"
+    )
     parser.add_argument("--rate", type=float, default=50, help="offered events/s under load")
     parser.add_argument("--seconds", type=float, default=20, help="length of the ingest run")
     args = parser.parse_args(argv)

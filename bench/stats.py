@@ -53,18 +53,20 @@ def rss_mb(pid: int) -> dict[str, float]:
 
 def machine() -> dict[str, Any]:
     total_kb = next(
-        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal:")
     )
-    return {"cpus": os.cpu_count(), "memory_gb": round(total_kb / 1024 / 1024, 1),
-            "python": sys.version.split()[0],
-            # Other work on the machine shifts every latency; the 1-minute load says how much.
-            "load_average_1m": round(os.getloadavg()[0], 2)}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(total_kb / 1024 / 1024, 1),
+        "python": sys.version.split()[0],
+        # Other work on the machine shifts every latency; the 1-minute load says how much.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process (all its threads) has used so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-

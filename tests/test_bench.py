@@ -24,7 +24,11 @@ def run_bench(*args: str, timeout: float = 120) -> dict[str, Any]:
     """Run `python -m bot bench …` as the CLI does; stdout must be exactly one JSON object."""
     done = subprocess.run(
         [sys.executable, "-m", "bot", "bench", *args, "--quick", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report: dict[str, Any] = json.loads(done.stdout)
@@ -42,7 +46,8 @@ def test_ingest_records_one_job_per_acked_event_on_both_servers() -> None:
         assert 0 == result["errors"]
         assert result["fixed"]["sent"] == result["fixed"]["ok"]
         assert {"p50_ms", "p99_ms", "sustained_rate", "server_cpu_ms_per_event"} <= set(
-            result["fixed"])
+            result["fixed"]
+        )
         assert result["ramp"], "at least one ramp step ran"
         assert result["fixed"]["p50_ms"] <= result["fixed"]["p99_ms"]
     assert report["service"]["events_ok"] == report["service"]["jobs_recorded"]

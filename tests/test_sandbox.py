@@ -51,8 +51,14 @@ class Visitor:
 @asynccontextmanager
 async def running_sandbox(**settings: Any) -> AsyncIterator[RunningSandbox]:
     """The sandbox served in-process on an ephemeral port until the block ends."""
-    config = load_settings({"TICKETBOLT_PORT": 0, "TICKETBOLT_LOG_LEVEL": "INFO",
-                            "TICKETBOLT_JOB_POLL_INTERVAL": 0.05, **settings})
+    config = load_settings(
+        {
+            "TICKETBOLT_PORT": 0,
+            "TICKETBOLT_LOG_LEVEL": "INFO",
+            "TICKETBOLT_JOB_POLL_INTERVAL": 0.05,
+            **settings,
+        }
+    )
     stop = asyncio.Event()
     ready: asyncio.Future[RunningSandbox] = asyncio.get_running_loop().create_future()
 
@@ -84,12 +90,12 @@ async def test_ticket_reaction_opens_a_ticket_and_check_closes_it(visitor: Visit
     """A customer message, 🎫 by the agent → a thread reply with the ticket number and an open
     ticket in the emulated Gorgias; ✅ → the ticket is closed and the thread says so."""
     support = (await visitor.channel("support"))["id"]
-    status, posted = await visitor.act("post", **{"as": "customer"}, channel=support,
-                                       text="My parcel never arrived, order 7781")
+    status, posted = await visitor.act(
+        "post", **{"as": "customer"}, channel=support, text="My parcel never arrived, order 7781"
+    )
     assert 200 == status
     ts = posted["ts"]
-    status, _ = await visitor.act("react", **{"as": "agent"}, channel=support, ts=ts,
-                                  name="ticket")
+    status, _ = await visitor.act("react", **{"as": "agent"}, channel=support, ts=ts, name="ticket")
     assert 200 == status
 
     async def ticketed() -> bool:
@@ -117,8 +123,9 @@ async def test_help_is_answered_at_once_and_status_on_the_response_url(visitor: 
     """`/ticketbolt help` is answered in the command's HTTP answer; `status` is acknowledged,
     then its report arrives on the response_url as an ephemeral for the visitor."""
     support = (await visitor.channel("support"))["id"]
-    status, help_answer = await visitor.act("command", **{"as": "agent"}, channel=support,
-                                            text="help")
+    status, help_answer = await visitor.act(
+        "command", **{"as": "agent"}, channel=support, text="help"
+    )
     assert 200 == status
     assert 200 == help_answer["status"]
     assert "/ticketbolt status" in f"{help_answer['answer']}"
@@ -128,8 +135,9 @@ async def test_help_is_answered_at_once_and_status_on_the_response_url(visitor: 
     await visitor.act("command", **{"as": "agent"}, channel=support, text="status")
 
     async def reported() -> bool:
-        return any(e["source"] == "response_url"
-                   for e in (await visitor.channel("support"))["ephemeral"])
+        return any(
+            e["source"] == "response_url" for e in (await visitor.channel("support"))["ephemeral"]
+        )
 
     await eventually(reported, timeout=30, what="the status report")
     [report] = (await visitor.channel("support"))["ephemeral"]
@@ -139,8 +147,9 @@ async def test_help_is_answered_at_once_and_status_on_the_response_url(visitor: 
 async def test_a_direct_message_to_the_bot_is_answered(visitor: Visitor) -> None:
     """The customer writes to the bot in the DM; the assistant answers there (or hands off)."""
     dm = (await visitor.channel("@Bob"))["id"]
-    status, _ = await visitor.act("post", **{"as": "customer"}, channel=dm,
-                                  text="How long does shipping take?")
+    status, _ = await visitor.act(
+        "post", **{"as": "customer"}, channel=dm, text="How long does shipping take?"
+    )
     assert 200 == status
     bot = (await visitor.state())["slack"]["bot"]["user_id"]
 
@@ -152,8 +161,11 @@ async def test_a_direct_message_to_the_bot_is_answered(visitor: Visitor) -> None
 
 async def test_page_is_served_whole_from_this_machine(visitor: Visitor) -> None:
     """`/` and its script and style are served locally and load nothing from elsewhere."""
-    for path, kind in (("", "text/html"), ("sandbox/static/app.js", "text/javascript"),
-                       ("sandbox/static/app.css", "text/css")):
+    for path, kind in (
+        ("", "text/html"),
+        ("sandbox/static/app.js", "text/javascript"),
+        ("sandbox/static/app.css", "text/css"),
+    ):
         async with visitor.http.get(f"{visitor.url}{path}") as response:
             assert (200, kind) == (response.status, response.content_type)
             assert "://" not in await response.text()
@@ -169,10 +181,20 @@ async def test_page_api_refuses_what_it_cannot_act_on(visitor: Visitor) -> None:
     support = (await visitor.channel("support"))["id"]
     assert 400 == (await visitor.act("post", **{"as": "ceo"}, channel=support, text="hi"))[0]
     assert 404 == (await visitor.act("post", **{"as": "agent"}, channel="C404", text="hi"))[0]
-    assert 404 == (await visitor.act("react", **{"as": "agent"}, channel=support, ts="1.0",
-                                     name="ticket"))[0]
-    assert 400 == (await visitor.act("react", **{"as": "agent"}, channel=support, ts="1.0",
-                                     name="<script>"))[0]
+    assert (
+        404
+        == (
+            await visitor.act("react", **{"as": "agent"}, channel=support, ts="1.0", name="ticket")
+        )[0]
+    )
+    assert (
+        400
+        == (
+            await visitor.act(
+                "react", **{"as": "agent"}, channel=support, ts="1.0", name="<script>"
+            )
+        )[0]
+    )
     form = {"as": "agent", "channel": support, "text": "forged"}
     async with visitor.http.post(f"{visitor.url}sandbox/api/post", data=form) as response:
         assert 400 == response.status
@@ -196,13 +218,20 @@ def test_python_m_bot_run_without_credentials_serves_the_sandbox_and_stops_on_si
 ) -> None:
     """`python -m bot run` with no Slack variables prints the sandbox URL and docs hint on one
     line, serves the page, and exits 0 without a traceback on Ctrl-C (SIGINT)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "GORGIAS_", "TICKETBOLT_", "OPENAI_"))
-           and k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "GORGIAS_", "TICKETBOLT_", "OPENAI_"))
+        and k not in ("DATABASE_URL", "REDIS_URL")
+    }
     env |= {"PYTHONPATH": str(ROOT), "TICKETBOLT_PORT": "0"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -230,10 +259,13 @@ def test_python_m_bot_run_without_credentials_serves_the_sandbox_and_stops_on_si
 
 @pytest.mark.parametrize(
     ("host", "expected"),
-    [("127.0.0.1", "http://127.0.0.1:3000/"),
-     ("0.0.0.0", "http://127.0.0.1:3000/"),  # noqa: S104  # a value under test, not a bind
-     ("::", "http://127.0.0.1:3000/"), ("::1", "http://[::1]:3000/"),
-     ("10.1.2.3", "http://10.1.2.3:3000/")],
+    [
+        ("127.0.0.1", "http://127.0.0.1:3000/"),
+        ("0.0.0.0", "http://127.0.0.1:3000/"),  # noqa: S104  # a value under test, not a bind
+        ("::", "http://127.0.0.1:3000/"),
+        ("::1", "http://[::1]:3000/"),
+        ("10.1.2.3", "http://10.1.2.3:3000/"),
+    ],
 )
 def test_the_sandbox_reaches_itself_on_loopback_when_bound_to_every_interface(
     host: str, expected: str

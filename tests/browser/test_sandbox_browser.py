@@ -18,9 +18,15 @@ ARTIFACTS = ROOT / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "img" / "sandbox.png"
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's chromium, driven by Playwright without downloading a browser of its own.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WAIT_MS = 30_000  # the bot works in the background; a bound for a busy machine, not a timing
 
 
@@ -55,8 +61,9 @@ async def page() -> AsyncIterator[Any]:
 
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                   args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
         try:
             tab = await browser.new_page(viewport={"width": 1280, "height": 800})
             tab.set_default_timeout(WAIT_MS)

@@ -35,8 +35,9 @@ def rendered(body: dict[str, Any]) -> str:
     return f"{body.get('text', '')}\n{json.dumps(body.get('blocks') or [], ensure_ascii=False)}"
 
 
-async def command(slack: SlackEmulator, user: User, channel: Channel,
-                  text: str) -> tuple[Delivery, dict[str, Any]]:
+async def command(
+    slack: SlackEmulator, user: User, channel: Channel, text: str
+) -> tuple[Delivery, dict[str, Any]]:
     """Run `/ticketbolt text`; the ack, and the answer the bot then posts to the response_url."""
     before = len(slack.hook_posts)
     ack = await slack.slash_command(user, channel, text=text)
@@ -67,8 +68,9 @@ async def test_status_acks_at_once_then_posts_every_dependency(stack: Stack) -> 
 async def test_status_with_gorgias_down_marks_it_and_the_open_circuit(database: Database) -> None:
     """With Gorgias in an outage the command still answers; the report marks Gorgias down,
     its circuit open, and names the settings to check."""
-    async with emulators() as (slack, gorgias), running_app(
-        database, slack, gorgias, TICKETBOLT_BREAKER_FAILURES=1
+    async with (
+        emulators() as (slack, gorgias),
+        running_app(database, slack, gorgias, TICKETBOLT_BREAKER_FAILURES=1),
     ):
         _, agent, channel = workspace(slack)
         gorgias.faults.outage = True
@@ -101,8 +103,14 @@ async def test_cache_shows_each_layer_with_its_savings(stack: Stack) -> None:
 def test_cache_answer_without_the_assistant_says_there_are_no_layers() -> None:
     """A process without the assistant still reports the backend, and says why no layer shows."""
     text, blocks = blocks_status.cache_report(
-        {"backend": "redis→memory", "entries": 3, "hits": 2, "misses": 1, "hit_rate": 0.6667,
-         "layers": {}}
+        {
+            "backend": "redis→memory",
+            "entries": 3,
+            "hits": 2,
+            "misses": 1,
+            "hit_rate": 0.6667,
+            "layers": {},
+        }
     )
     shown = rendered({"text": text, "blocks": blocks})
     assert "*Backend* `redis→memory` _(Redis unreachable: serving from memory)_" in shown

@@ -97,6 +97,7 @@ async def test_a_job_that_keeps_failing_ends_failed_with_a_notice_and_can_be_ret
 
             await eventually(lambda: len(notices()) == 1, timeout=60, what="the failure notice")
             assert "Could not create a ticket: Gorgias could not be reached" in notices()[0]
+
             async def failed_jobs() -> list[Any]:
                 return await stack.runtime.queue.list("failed")
 

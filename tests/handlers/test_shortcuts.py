@@ -33,8 +33,11 @@ async def open_form(slack: SlackEmulator, user: User, channel: Channel, ts: str)
     before = set(slack.views.views)
 
     def opened() -> list[dict[str, Any]]:
-        return [view for view_id, view in slack.views.views.items()
-                if view_id not in before and slack.views.owners[view_id] == user.id]
+        return [
+            view
+            for view_id, view in slack.views.views.items()
+            if view_id not in before and slack.views.owners[view_id] == user.id
+        ]
 
     delivery = await slack.message_shortcut(user, channel, ts, "create_ticket")
     assert 200 == delivery.status
@@ -47,15 +50,15 @@ def values(subject: str, tags: str = "", priority: str = "normal") -> dict[str, 
     return {
         "subject": {"subject": subject},
         "body": {"body": "The box arrived crushed."},
-        "priority": {"priority": {"type": "static_select",
-                                  "selected_option": {"value": priority}}},
+        "priority": {"priority": {"type": "static_select", "selected_option": {"value": priority}}},
         "tags": {"tags": tags},
     }
 
 
 def element(view: dict[str, Any], block_id: str) -> dict[str, Any]:
     element: dict[str, Any] = next(b for b in view["blocks"] if b.get("block_id") == block_id)[
-        "element"]
+        "element"
+    ]
     return element
 
 
@@ -77,7 +80,8 @@ async def test_shortcut_opens_a_form_prefilled_from_the_message(stack: Stack) ->
     assert "Parcel damaged" == element(view, "subject")["initial_value"]
     assert "Parcel damaged\nThe box was crushed." == element(view, "body")["initial_value"]
     assert ["low", "normal", "high", "critical"] == [
-        o["value"] for o in element(view, "priority")["options"]]
+        o["value"] for o in element(view, "priority")["options"]
+    ]
     assert "plain_text_input" == element(view, "tags")["type"]
     metadata = json.loads(view["private_metadata"])
     assert {"team": stack.slack.state.team_id, "channel": channel.id, "ts": ts} == metadata
@@ -142,8 +146,11 @@ async def test_shortcut_on_a_ticketed_message_names_its_ticket(stack: Stack) -> 
 
 @pytest.mark.parametrize(
     ("subject", "tags", "field"),
-    [("   ", "", "subject"), ("x" * 999, "", "subject"),
-     ("Late parcel", "ok, " + "t" * 257, "tags")],
+    [
+        ("   ", "", "subject"),
+        ("x" * 999, "", "subject"),
+        ("Late parcel", "ok, " + "t" * 257, "tags"),
+    ],
     ids=["blank-subject", "subject-too-long", "tag-too-long"],
 )
 async def test_invalid_form_shows_field_errors_and_records_nothing(

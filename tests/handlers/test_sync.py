@@ -21,9 +21,10 @@ TOKEN = "gorgias-webhook-secret"
 
 @pytest.fixture
 async def stack(database: Database) -> AsyncIterator[Stack]:
-    async with emulators() as (slack, gorgias), running_app(
-        database, slack, gorgias, TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN
-    ) as running:
+    async with (
+        emulators() as (slack, gorgias),
+        running_app(database, slack, gorgias, TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN) as running,
+    ):
         await hook_up(running)
         yield running
 
@@ -59,8 +60,12 @@ async def settle(stack: Stack) -> None:
         await stack.gorgias.wait_webhooks_idle()
         await stack.slack.drain()
         await eventually(queue_idle, timeout=60, what="the job queue to drain")
-        now = (len(stack.gorgias.deliveries), len(stack.slack.deliveries), len(stack.slack.calls),
-               len(stack.gorgias.requests))
+        now = (
+            len(stack.gorgias.deliveries),
+            len(stack.slack.deliveries),
+            len(stack.slack.calls),
+            len(stack.gorgias.requests),
+        )
         if now == before:
             return
         before = now
@@ -110,8 +115,11 @@ async def test_member_reply_becomes_one_internal_note(stack: Stack) -> None:
     ts, ticket_id = await ticketed(stack, customer, agent, channel, "My parcel is late")
     reply_ts = await stack.slack.user_posts(agent, channel, "Checking with the courier", ts)
     await settle(stack)
-    [delivery] = [d for d in stack.slack.deliveries if f'"ts": "{reply_ts}"' in d.request_body
-                  and '"subtype"' not in d.request_body]
+    [delivery] = [
+        d
+        for d in stack.slack.deliveries
+        if f'"ts": "{reply_ts}"' in d.request_body and '"subtype"' not in d.request_body
+    ]
     duplicate = json.loads(delivery.request_body) | {"event_id": "EvAnotherDelivery"}
     assert 200 == (await stack.slack.deliver(duplicate)).status
     await settle(stack)
@@ -142,8 +150,9 @@ async def test_slack_connect_customer_reply_is_a_customer_message(stack: Stack) 
     guest = slack.add_user("gina", real_name="Gina Guest", team_id="TPARTNER")
     shared = slack.add_channel("shared-acme", members=[agent, guest], is_ext_shared=True)
     ts, ticket_id = await ticketed(stack, guest, agent, shared, "Invoice 42 is wrong")
-    await slack.user_posts(guest, shared, "Attached the right one", ts,
-                           files=[{"name": "invoice-42.pdf"}])
+    await slack.user_posts(
+        guest, shared, "Attached the right one", ts, files=[{"name": "invoice-42.pdf"}]
+    )
     await slack.user_posts(agent, shared, "Thanks, fixing it", ts)
     await settle(stack)
     customer_message, note = from_slack(stack, ticket_id)
@@ -201,10 +210,10 @@ async def test_agent_reply_in_gorgias_appears_once_in_the_thread(stack: Stack) -
     """A public agent reply is posted once, marked as the helpdesk's; an internal note is not."""
     customer, agent, channel = workspace(stack.slack)
     ts, ticket_id = await ticketed(stack, customer, agent, channel, "Size exchange please")
-    await stack.gorgias.agent_reply(ticket_id, "Exchange label <sent> & on its way",
-                                    agent_name="Sam Agent")
-    await stack.gorgias.agent_reply(ticket_id, "VIP customer", agent_name="Sam Agent",
-                                    public=False)
+    await stack.gorgias.agent_reply(
+        ticket_id, "Exchange label <sent> & on its way", agent_name="Sam Agent"
+    )
+    await stack.gorgias.agent_reply(ticket_id, "VIP customer", agent_name="Sam Agent", public=False)
     await settle(stack)
     [post] = bot_posts(stack, channel, ts)[1:]
     assert "Sam Agent (helpdesk): Exchange label &lt;sent&gt; &amp; on its way" == post.text
@@ -214,15 +223,22 @@ async def test_agent_reply_in_gorgias_appears_once_in_the_thread(stack: Stack) -
 
 async def test_internal_notes_are_posted_when_configured(database: Database) -> None:
     """With TICKETBOLT_SYNC_INTERNAL_NOTES an agent's internal note reaches the thread, marked."""
-    async with emulators() as (slack, gorgias), running_app(
-        database, slack, gorgias, TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN,
-        TICKETBOLT_SYNC_INTERNAL_NOTES="true",
-    ) as stack:
+    async with (
+        emulators() as (slack, gorgias),
+        running_app(
+            database,
+            slack,
+            gorgias,
+            TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN,
+            TICKETBOLT_SYNC_INTERNAL_NOTES="true",
+        ) as stack,
+    ):
         await hook_up(stack)
         customer, agent, channel = workspace(slack)
         ts, ticket_id = await ticketed(stack, customer, agent, channel, "Lost voucher")
-        await gorgias.agent_reply(ticket_id, "Issue a new code", agent_name="Sam Agent",
-                                  public=False)
+        await gorgias.agent_reply(
+            ticket_id, "Issue a new code", agent_name="Sam Agent", public=False
+        )
         await settle(stack)
         [post] = bot_posts(stack, channel, ts)[1:]
         assert "Sam Agent (internal note): Issue a new code" == post.text
@@ -234,12 +250,17 @@ async def test_same_webhook_three_times_posts_once(stack: Stack) -> None:
     ts, ticket_id = await ticketed(stack, customer, agent, channel, "Package damaged")
     await stack.gorgias.agent_reply(ticket_id, "Sending a replacement", agent_name="Sam Agent")
     await settle(stack)
-    [delivery] = [d for d in stack.gorgias.deliveries if d.trigger == "ticket-message-created"
-                  and (d.body["message"]["body_text"] or "") == "Sending a replacement"]
+    [delivery] = [
+        d
+        for d in stack.gorgias.deliveries
+        if d.trigger == "ticket-message-created"
+        and (d.body["message"]["body_text"] or "") == "Sending a replacement"
+    ]
     async with aiohttp.ClientSession() as session:
         for _ in range(2):
-            async with session.post(webhook_url(stack), json=delivery.body,
-                                    headers=delivery.headers) as response:
+            async with session.post(
+                webhook_url(stack), json=delivery.body, headers=delivery.headers
+            ) as response:
                 assert 200 == response.status
                 assert {"ok": True, "duplicate": True} == await response.json()
     await settle(stack)
@@ -255,9 +276,10 @@ async def test_wrong_token_is_refused_and_changes_nothing(
     ts, ticket_id = await ticketed(stack, customer, agent, channel, "Where is my order?")
     jobs_before = await stack.runtime.queue.stats()
     body = {"ticket": {"id": ticket_id, "status": "closed"}, "message": None}
-    async with aiohttp.ClientSession() as session, session.post(
-        webhook_url(stack), json=body, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(webhook_url(stack), json=body, headers=headers) as response,
+    ):
         assert 401 == response.status
     await settle(stack)
     assert jobs_before == await stack.runtime.queue.stats()
@@ -267,9 +289,12 @@ async def test_wrong_token_is_refused_and_changes_nothing(
 async def test_webhook_without_configured_token_is_not_found(database: Database) -> None:
     """With no TICKETBOLT_GORGIAS_WEBHOOK_TOKEN the endpoint is off: 404, nothing recorded."""
     async with emulators() as (slack, gorgias), running_app(database, slack, gorgias) as stack:
-        async with aiohttp.ClientSession() as session, session.post(
-            webhook_url(stack), json={"ticket": {"id": 1}}, headers={"X-Ticketbolt-Token": ""}
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                webhook_url(stack), json={"ticket": {"id": 1}}, headers={"X-Ticketbolt-Token": ""}
+            ) as response,
+        ):
             assert 404 == response.status
         assert 0 == sum((await stack.runtime.queue.stats())["by_state"].values())
 
@@ -329,7 +354,10 @@ async def test_registering_the_webhook_twice_keeps_one_integration(stack: Stack)
     [integration] = stack.gorgias.state.integrations.values()
     http: dict[str, Any] = integration["http"]
     assert (webhook_url(stack), "POST", "application/json", "{{context}}") == (
-        http["url"], http["method"], http["request_content_type"], http["form"]
+        http["url"],
+        http["method"],
+        http["request_content_type"],
+        http["form"],
     )
     assert {"X-Ticketbolt-Token": TOKEN} == http["headers"]
     assert {"ticket-created", "ticket-updated", "ticket-message-created"} <= set(http["triggers"])
