@@ -25,6 +25,7 @@ from bot import __version__
 from bot.assistant_setup import build_engine, llm_client
 from bot.checks import build_checks
 from bot.db.audit import AuditLog
+from bot.db.batch import GroupCommit
 from bot.db.engine import make_engine, sessionmaker
 from bot.db.events import ProcessedEvents
 from bot.db.jobs import JobQueue
@@ -231,6 +232,10 @@ async def open_runtime(
             backoff_base=settings.job_backoff_base,
             backoff_max=settings.job_backoff_max,
         )
+        # The ack path's writes share transactions; stopped before the engine is disposed.
+        queue.group_commit = GroupCommit(sessions)
+        queue.group_commit.start()
+        stack.push_async_callback(queue.group_commit.stop)
         links, events, audit = TicketLinks(sessions), ProcessedEvents(sessions), AuditLog(sessions)
         deps = Deps(
             config=FeatureConfig(

@@ -13,6 +13,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from bot.db.batch import GroupCommit
 from bot.db.models import Job, ProcessedEvent
 from bot.db.upsert import insert_ignore
 
@@ -80,6 +81,8 @@ class JobQueue:
         self._backoff_max = backoff_max
         self._clock = clock
         self.wakeup = asyncio.Event()
+        # Set by the server process: its listeners then share transactions (see bot.db.batch).
+        self.group_commit: GroupCommit | None = None
 
     async def enqueue(
         self,
@@ -97,26 +100,26 @@ class JobQueue:
         `event_id` marks the Slack delivery as accepted in the same transaction, so Slack's
         retries of it are dropped early, and a failed insert leaves neither row behind.
         """
-        async with self._sessions.begin() as session:
-            if event_id:
-                await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
-            created = await insert_ignore(
-                session,
-                Job,
-                {
-                    "kind": kind,
-                    "payload": payload,
-                    "idempotency_key": key,
-                    "order_key": order_key,
-                    "correlation_id": correlation_id,
-                    "state": "queued",
-                    "attempts": 0,
-                    "max_attempts": max_attempts or self._max_attempts,
-                    "next_attempt_at": self._clock(),
-                    "created_at": self._clock(),
-                    "updated_at": self._clock(),
-                },
-            )
+        job = {
+            "kind": kind,
+            "payload": payload,
+            "idempotency_key": key,
+            "order_key": order_key,
+            "correlation_id": correlation_id,
+            "state": "queued",
+            "attempts": 0,
+            "max_attempts": max_attempts or self._max_attempts,
+            "next_attempt_at": self._clock(),
+            "created_at": self._clock(),
+            "updated_at": self._clock(),
+        }
+        if self.group_commit is not None and self.group_commit.running:
+            created = await self.group_commit.submit(job, event_id)
+        else:
+            async with self._sessions.begin() as session:
+                if event_id:
+                    await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
+                created = await insert_ignore(session, Job, job)
         if created:
             self.wakeup.set()
         return created

@@ -26,3 +26,16 @@ async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any
     statement = _insert_ignoring_conflicts(dialect, model.__table__)
     result = await session.execute(statement, values)
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def insert_rows_returning(
+    session: AsyncSession, table: Table, rows: list[dict[str, Any]], key: str | None
+) -> set[Any]:
+    """Insert many rows at once, skipping conflicts; the `key` values of the rows inserted."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement = _insert_ignoring_conflicts(dialect, table)
+    if key is None:
+        await session.execute(statement, rows)
+        return set()
+    result = await session.execute(statement.returning(table.c[key]), rows)
+    return {row[0] for row in result}
