@@ -33,7 +33,9 @@ async def test_concurrent_enqueues_report_new_keys_exactly_once(queue: JobQueue)
 
 async def test_events_are_recorded_with_their_jobs(queue: JobQueue, database: Database) -> None:
     """Every event id of a batch is marked accepted once its enqueue returned."""
-    await asyncio.gather(*(queue.enqueue("k", {}, key=f"j{n}", event_id=f"Ev{n}") for n in range(20)))
+    await asyncio.gather(
+        *(queue.enqueue("k", {}, key=f"j{n}", event_id=f"Ev{n}") for n in range(20))
+    )
     events = ProcessedEvents(database.sessions)
     assert [True] * 20 == [await events.seen(f"Ev{n}") for n in range(20)]
 
