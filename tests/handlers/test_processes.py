@@ -6,6 +6,8 @@ import asyncio
 import random
 from pathlib import Path
 
+from bot.db.engine import make_engine, sessionmaker
+from bot.db.jobs import JobQueue
 from integrations.gorgias.emulator import GorgiasEmulator
 from integrations.slack.emulator import SlackEmulator
 from tests.conftest import POSTGRES_URL, require_service
@@ -126,7 +128,18 @@ async def _interleave(
     statuses = await asyncio.gather(*(send(u, e) for u, e in deliveries))
     assert {200} == set(statuses)
     await eventually(lambda: len(gorgias.tickets) == 30, timeout=60, what="30 tickets")
-    await asyncio.sleep(0.5)  # give a would-be duplicate time to appear before counting
+    # Count only once no job is left to run anywhere: a duplicate would have to come from one.
+    engine = make_engine(servers[0].env["DATABASE_URL"])
+    queue = JobQueue(sessionmaker(engine))
+
+    async def settled() -> bool:
+        states = (await queue.stats())["by_state"]
+        return states["queued"] + states["running"] == 0
+
+    try:
+        await eventually(settled, timeout=60, what="both replicas' queues to settle")
+    finally:
+        await engine.dispose()
     for server in servers:
         server.kill(15)
     return [await s.wait() for s in servers]
