@@ -16,11 +16,12 @@ ENV = {
 }
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` in `cwd`, with no ticketbolt settings but those in `env`."""
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
-        env=ENV,
+        env={**ENV, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,22 +82,23 @@ def test_intents_eval_names_a_missing_column(tmp_path: Path) -> None:
     assert "intent" in result.stderr
 
 
-def test_run_without_slack_credentials_or_with_bad_settings_says_what_to_set(
-    tmp_path: Path,
-) -> None:
+def test_run_with_a_bad_setting_says_which(tmp_path: Path) -> None:
     """A malformed variable stops start-up with exit 2 and the variable's name."""
-    env = {**ENV, "TICKETBOLT_PORT": "not-a-port"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run("run", cwd=tmp_path, TICKETBOLT_PORT="not-a-port")
     assert 2 == result.returncode
     assert "TICKETBOLT_PORT" in result.stderr
+
+
+def test_check_names_the_database_setting_when_it_is_wrong(tmp_path: Path) -> None:
+    """`ticketbolt check` with an unreachable DATABASE_URL exits 1 and names DATABASE_URL."""
+    result = run(
+        "check",
+        cwd=tmp_path,
+        DATABASE_URL="postgresql+asyncpg://nobody@127.0.0.1:1/nowhere",
+        TICKETBOLT_LOG_LEVEL="ERROR",
+    )
+    assert 1 == result.returncode
+    assert "DATABASE_URL" in result.stdout + result.stderr
 
 
 def test_jobs_retry_requires_an_id(tmp_path: Path) -> None:
