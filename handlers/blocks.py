@@ -30,10 +30,6 @@ def ticket_status(ticket_id: int, link: str, status: str, actor: str) -> tuple[s
     return text, [_section(f"{icon} *<{link}|Ticket #{ticket_id}>* {verb} by {actor}")]
 
 
-def ticket_exists(ticket_id: int, link: str, status: str) -> str:
-    return f"This message already has <{link}|ticket #{ticket_id}> ({status})."
-
-
 def job_failed(action: str, reason: str, job_id: int) -> tuple[str, Blocks]:
     text = f"Could not {action}: {reason}"
     return text, [
@@ -64,7 +60,3 @@ def helpdesk_change(ticket_id: int, link: str, what: str, kind: str) -> tuple[st
     )
     text = f"Ticket #{ticket_id} {what} in Gorgias"
     return text, [_section(f"{icon} *<{link}|Ticket #{ticket_id}>* {what} in Gorgias")]
-
-
-def plain(text: str) -> tuple[str, Blocks]:
-    return text, [_section(text)]

@@ -15,11 +15,6 @@ def is_human_message(event: dict[str, Any]) -> bool:
     return event.get("subtype") in CONTENT_SUBTYPES and bool(event.get("user"))
 
 
-async def human_message(event: dict[str, Any]) -> bool:
-    """The async matcher form Bolt accepts."""
-    return is_human_message(event)
-
-
 def base_reaction(name: str) -> str:
     """`+1::skin-tone-4` → `+1`: skin tones do not change what a reaction means."""
     return name.split("::", 1)[0]
