@@ -8,12 +8,24 @@ import sys
 from collections.abc import Sequence
 
 BENCHMARKS = {
-    "ingest": ("bench.ingest", "ack latency and events/s, service versus a bare Bolt floor"),
-    "e2e": ("bench.e2e", "reactions to Gorgias tickets: tickets/s, calls per ticket, 429s"),
-    "intents": ("bench.intents", "offline classifier accuracy and speed, LLM path latency"),
-    "loadtest": ("bench.loadtest", "customers chatting with the assistant at rising concurrency"),
-    "memory": ("bench.memory", "start-up time and RSS idle and after an ingest run"),
-    "gorgias_pool": ("bench.gorgias_pool", "pooled versus one-off Gorgias connections"),
+    "ingest": (
+        "ticketbolt.bench.ingest",
+        "ack latency and events/s, service versus a bare Bolt floor",
+    ),
+    "e2e": (
+        "ticketbolt.bench.e2e",
+        "reactions to Gorgias tickets: tickets/s, calls per ticket, 429s",
+    ),
+    "intents": (
+        "ticketbolt.bench.intents",
+        "offline classifier accuracy and speed, LLM path latency",
+    ),
+    "loadtest": (
+        "ticketbolt.bench.loadtest",
+        "customers chatting with the assistant at rising concurrency",
+    ),
+    "memory": ("ticketbolt.bench.memory", "start-up time and RSS idle and after an ingest run"),
+    "gorgias_pool": ("ticketbolt.bench.gorgias_pool", "pooled versus one-off Gorgias connections"),
 }
 
 

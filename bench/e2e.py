@@ -1,11 +1,10 @@
 """Benchmark: N messages reacted 🎫 become N Gorgias tickets; tickets/s, calls per ticket, 429s.
 
 This process hosts the Slack and Gorgias emulators (20 ms emulated Gorgias latency); the service
-runs as `python -m bot run` with its worker. Phase one: Gorgias' rate limit off. Phase two: the
-limit on, the same `capacity/window` given to the emulator and to the bot (GORGIAS_RATE_LIMIT);
-the emulator counts the 429s it serves, and the allowance used is requests admitted against the
-most a leaky bucket of that shape admits in the same time (capacity + rate × duration).
-"""
+runs as `python -m ticketbolt run` with its worker. Phase one: Gorgias' rate limit off. Phase two:
+the limit on, the same `capacity/window` given to the emulator and to the bot (GORGIAS_RATE_LIMIT);
+the emulator counts the 429s it serves, and the allowance used is requests admitted against the most
+a leaky bucket of that shape admits in the same time (capacity + rate × duration)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import (
+from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
@@ -28,11 +27,11 @@ from bench.harness import (
     print_table,
     service_env,
 )
-from bench.stats import log, machine
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.gorgias.emulator_gateway import Faults
-from integrations.resilience import parse_rate_limit
-from integrations.slack.emulator import SlackEmulator
+from ticketbolt.bench.stats import log, machine
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.gorgias.emulator.gateway import Faults
+from ticketbolt.integrations.resilience import parse_rate_limit
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 
 class StampedList(list[Any]):
@@ -102,7 +101,7 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
             extra["GORGIAS_RATE_LIMIT"] = rate_limit
         env = service_env(slack.api_url, gorgias.base_url, database_url, **extra)
         async with (
-            Child(["-m", "bot", "run"], env, name="service") as service,
+            Child(["-m", "ticketbolt", "run"], env, name="service") as service,
             aiohttp.ClientSession() as http,
         ):
             slack.events_url = f"{service.url}/slack/events"

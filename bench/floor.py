@@ -1,9 +1,8 @@
 """The floor for `bench ingest`: a bare Bolt `AsyncApp` on aiohttp whose listener does nothing.
 
-`python -m bench.floor` serves `/slack/events` on TICKETBOLT_HOST:TICKETBOLT_PORT with the same
-request signing (SLACK_SIGNING_SECRET) and `process_before_response=True` as the service, and a
-static `authorize` so no request waits on Slack; `/readyz` answers 200 once it listens.
-"""
+`python -m ticketbolt.bench.floor` serves `/slack/events` on TICKETBOLT_HOST:TICKETBOLT_PORT with
+the same request signing (SLACK_SIGNING_SECRET) and `process_before_response=True` as the service,
+and a static `authorize` so no request waits on Slack; `/readyz` answers 200 once it listens."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from integrations.gorgias import GorgiasClient, build_http_client
+from ticketbolt.integrations.gorgias import GorgiasClient, build_http_client
 
 USERNAME, API_KEY = "bench@example.com", "bench-key"
 
@@ -69,7 +69,8 @@ async def run(
 async def bench(args: argparse.Namespace) -> dict[str, object]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}/api/"
-    command = [sys.executable, "-m", "integrations.gorgias.emulator", "--port", str(port),
+    emulator = "ticketbolt.integrations.gorgias.emulator"
+    command = [sys.executable, "-m", emulator, "--port", str(port),
                "--rate-limit", "off", "--latency-ms", str(args.latency_ms),
                "--username", USERNAME, "--api-key", API_KEY]  # fmt: skip
     # The emulator runs in its own process so that it does not share our event loop.

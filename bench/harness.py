@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import text
 
-from bench.stats import free_port
-from bot.db.engine import make_engine
+from ticketbolt.bench.stats import free_port
+from ticketbolt.bot.db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - a fake shared with the emulators only
@@ -213,11 +213,11 @@ async def admin_stats(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
 
 
 async def run_loadgen(spec: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:
-    """Run `bench.loadgen` in its own process with `spec` on stdin; its JSON answer."""
+    """Run `ticketbolt.bench.loadgen` in its own process with `spec` on stdin; its JSON answer."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bench.loadgen",
+        "ticketbolt.bench.loadgen",
         cwd=ROOT,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

@@ -1,11 +1,10 @@
 """Benchmark: ack latency and events/s of signed reactions, the service versus a bare Bolt floor.
 
 Three processes on loopback: this one (the Slack and Gorgias emulators), the server under test
-(`bench.floor`, then `bench.service --no-worker`), and `bench.loadgen`, which offers signed
-`reaction_added` events at a fixed rate, then at rising rates until a step misses p99 < 100 ms
-with no errors. The service records one job per event before it acks; its worker is off so the
-figures are the ack path alone.
-"""
+(`ticketbolt.bench.floor`, then `ticketbolt.bench.service --no-worker`), and
+`ticketbolt.bench.loadgen`, which offers signed `reaction_added` events at a fixed rate, then at
+rising rates until a step misses p99 < 100 ms with no errors. The service records one job per event
+before it acks; its worker is off so the figures are the ack path alone."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import (
+from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
@@ -28,9 +27,9 @@ from bench.harness import (
     run_loadgen,
     service_env,
 )
-from bench.stats import log, machine
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.slack.emulator import SlackEmulator
+from ticketbolt.bench.stats import log, machine
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 RAMP = (100, 200, 300, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000)
 P99_LIMIT_MS = 100.0
@@ -98,14 +97,14 @@ async def bench(args: Any) -> dict[str, Any]:
     ):
         log("floor: bare Bolt AsyncApp, listener does nothing")
         async with Child(
-            ["-m", "bench.floor"], {"SLACK_SIGNING_SECRET": SIGNING_SECRET}, name="floor"
+            ["-m", "ticketbolt.bench.floor"], {"SLACK_SIGNING_SECRET": SIGNING_SECRET}, name="floor"
         ) as floor:
             floor_result = await measure(floor, slack, steps, "floor")
         async with fresh_database(args.database_url) as database_url:
             kind = database_url.split("+", 1)[0]
             log(f"service: full stack on {kind}, worker off")
             env = service_env(slack.api_url, gorgias.base_url, database_url)
-            async with Child(["-m", "bench.service", "--no-worker"], env) as service:
+            async with Child(["-m", "ticketbolt.bench.service", "--no-worker"], env) as service:
                 service_result = await measure(service, slack, steps, "svc")
                 async with aiohttp.ClientSession() as http:
                     stats = await admin_stats(http, service.url)

@@ -18,16 +18,16 @@ import numpy as np
 import openai
 from redis.asyncio import Redis
 
-from cache.base import Cache
-from cache.layers import CacheLayer
-from cache.memory import MemoryCache
-from cache.redis import RedisCache
-from integrations.intents.cascade import IntentCascade
-from integrations.intents.config import IntentsConfig, load_intents
-from integrations.intents.evaluate import clinc150_rows, run_eval, write_rows
-from integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
-from integrations.llm.client import LlmClassifier
-from integrations.llm.emulator import LlmEmulator
+from ticketbolt.cache.base import Cache
+from ticketbolt.cache.layers import CacheLayer
+from ticketbolt.cache.memory import MemoryCache
+from ticketbolt.cache.redis import RedisCache
+from ticketbolt.integrations.intents.cascade import IntentCascade
+from ticketbolt.integrations.intents.config import IntentsConfig, load_intents
+from ticketbolt.integrations.intents.evaluate import clinc150_rows, run_eval, write_rows
+from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
+from ticketbolt.integrations.llm.client import LlmClassifier
+from ticketbolt.integrations.llm.emulator import LlmEmulator
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -1,6 +1,7 @@
 """Open-loop load generator: signed `reaction_added` events at fixed rates, in its own process.
 
-`python -m bench.loadgen` reads a JSON spec on stdin and prints one JSON answer on stdout:
+`python -m ticketbolt.bench.loadgen` reads a JSON spec on stdin and prints one JSON answer on
+stdout:
 
     {"url": ".../slack/events", "secret": "...", "team_id": "T…", "app_id": "A…",
      "bot_user_id": "U…", "prefix": "run1", "connections": 256, "server_pid": 1234,
@@ -24,8 +25,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.stats import cpu_seconds, latency_ms, log
-from integrations.slack.emulator_events import signed_headers
+from ticketbolt.bench.stats import cpu_seconds, latency_ms, log
+from ticketbolt.integrations.slack.emulator.events import signed_headers
 
 
 def reaction_envelope(spec: dict[str, Any], n: int) -> str:

@@ -1,7 +1,7 @@
 """Benchmark: customers chatting with the assistant in DMs at 1, 5, 10, 20 and 50 at once.
 
-Each scenario starts the service fresh (`python -m bot run`, empty database and cache) against
-the Slack, Gorgias and LLM emulators (the LLM answers after 300 ms). Every customer is a new
+Each scenario starts the service fresh (`python -m ticketbolt run`, empty database and cache)
+against the Slack, Gorgias and LLM emulators (the LLM answers after 300 ms). Every customer is a new
 Slack user who sends a bounded number of DMs, one after another, each drawn from the built-in
 intents' examples with Zipf-like repetition (a few questions are asked often, most rarely).
 Latency runs from sending the signed `message` event until the Slack emulator records the bot's
@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import (
+from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
@@ -34,11 +34,11 @@ from bench.harness import (
     print_table,
     service_env,
 )
-from bench.stats import latency_ms, log, machine
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.intents.config import load_intents
-from integrations.llm.emulator import LlmEmulator
-from integrations.slack.emulator import SlackEmulator
+from ticketbolt.bench.stats import latency_ms, log, machine
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.intents.config import load_intents
+from ticketbolt.integrations.llm.emulator import LlmEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 CONCURRENCY = (1, 5, 10, 20, 50)
 ZIPF_EXPONENT = 1.1
@@ -133,7 +133,10 @@ async def scenario(
             TICKETBOLT_ASSISTANT_RATE_PER_MINUTE="100000",
         )
         llm_before = len(llm.requests)
-        async with Child(["-m", "bot", "run"], env) as service, aiohttp.ClientSession() as http:
+        async with (
+            Child(["-m", "ticketbolt", "run"], env) as service,
+            aiohttp.ClientSession() as http,
+        ):
             slack.events_url = f"{service.url}/slack/events"
             before = await admin_stats(http, service.url)
             started = time.perf_counter()

@@ -1,10 +1,10 @@
 """Benchmark: start-up time to `/readyz` = 200, and RSS idle and at the end of an ingest run.
 
-Start-up is timed from spawning `python -m bot run` (interpreter, imports, the offline intent
+Start-up is timed from spawning `python -m ticketbolt run` (interpreter, imports, the offline intent
 model, migrations, first health checks) until `/readyz` answers 200, over several starts. RSS
 (VmRSS, and the peak VmHWM) comes from /proc: idle two seconds after the last start, then at the
-end of signed 🎫 reactions offered at a fixed rate by `bench.loadgen` to that same process, whose
-worker turns them into tickets (the messages are seeded in the Slack emulator).
+end of signed 🎫 reactions offered at a fixed rate by `ticketbolt.bench.loadgen` to that same
+process, whose worker turns them into tickets (the messages are seeded in the Slack emulator).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import (
+from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
@@ -28,9 +28,9 @@ from bench.harness import (
     run_loadgen,
     service_env,
 )
-from bench.stats import log, machine, rss_mb
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.slack.emulator import SlackEmulator
+from ticketbolt.bench.stats import log, machine, rss_mb
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 
 async def readiness(url: str) -> dict[str, Any]:
@@ -65,7 +65,7 @@ async def bench(args: Any) -> dict[str, Any]:
         env = service_env(slack.api_url, gorgias.base_url, database_url)
         startups: list[float] = []
         for attempt in range(args.starts):
-            async with Child(["-m", "bot", "run"], env) as service:
+            async with Child(["-m", "ticketbolt", "run"], env) as service:
                 startups.append(service.startup_seconds)
                 log(f"start {attempt + 1}: ready in {service.startup_seconds:.2f} s")
                 if attempt < args.starts - 1:

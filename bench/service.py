@@ -1,18 +1,17 @@
 """The service as `ticketbolt run` starts it, optionally without its job worker (pure ingest).
 
-`python -m bench.service [--no-worker]` reads the same environment as `python -m bot run` and
-calls the same `bot.serve.serve`; only `with_worker` differs, so ingest figures measure the
-ack path without the worker competing for the same core.
-"""
+`python -m ticketbolt.bench.service [--no-worker]` reads the same environment as `python -m
+ticketbolt run` and calls the same `ticketbolt.bot.serve.serve`; only `with_worker` differs, so
+ingest figures measure the ack path without the worker competing for the same core."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-from bot.logs import configure_logging
-from bot.serve import serve
-from bot.settings import load_settings
+from ticketbolt.bot.logs import configure_logging
+from ticketbolt.bot.serve import serve
+from ticketbolt.bot.settings import load_settings
 
 
 def main() -> None:

@@ -1,3 +1,1 @@
-"""ticketbolt: Slack chat-ops for support teams on Gorgias."""
-
-__version__ = "0.1.0"
+"""The composition root: settings, clients, the server, the worker, persistence and the CLI."""

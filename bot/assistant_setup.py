@@ -9,16 +9,16 @@ from pathlib import Path
 
 import openai
 
-from bot.settings import Settings
-from cache.base import Cache
-from cache.layers import CacheLayers
-from cache.memory import MemoryCache
-from handlers.assistant_engine import AssistantEngine
-from integrations.intents.cascade import IntentCascade
-from integrations.intents.config import load_intents
-from integrations.intents.kb import KnowledgeBase
-from integrations.intents.offline import OfflineClassifier, load_encoder
-from integrations.llm.client import LlmClassifier, LlmWriter
+from ticketbolt.bot.settings import Settings
+from ticketbolt.cache.base import Cache
+from ticketbolt.cache.layers import CacheLayers
+from ticketbolt.cache.memory import MemoryCache
+from ticketbolt.handlers.assistant_engine import AssistantEngine
+from ticketbolt.integrations.intents.cascade import IntentCascade
+from ticketbolt.integrations.intents.config import load_intents
+from ticketbolt.integrations.intents.kb import KnowledgeBase
+from ticketbolt.integrations.intents.offline import OfflineClassifier, load_encoder
+from ticketbolt.integrations.llm.client import LlmClassifier, LlmWriter
 
 
 def model_cache_dir(settings: Settings) -> Path:

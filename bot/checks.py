@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.engine import ping as ping_database
-from bot.health import Check, Degraded
-from bot.settings import Settings
-from cache.base import Cache, CacheUnavailable
-from cache.fallback import FallbackCache
+from ticketbolt.bot.db.engine import ping as ping_database
+from ticketbolt.bot.health import Check, Degraded
+from ticketbolt.bot.settings import Settings
+from ticketbolt.cache.base import Cache, CacheUnavailable
+from ticketbolt.cache.fallback import FallbackCache
 
 
 def build_checks(

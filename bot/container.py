@@ -21,31 +21,31 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import __version__
-from bot.assistant_setup import build_engine, llm_client
-from bot.checks import build_checks
-from bot.db.audit import AuditLog
-from bot.db.batch import GroupCommit
-from bot.db.engine import make_engine, sessionmaker
-from bot.db.events import ProcessedEvents
-from bot.db.jobs import JobQueue
-from bot.db.links import TicketLinks
-from bot.db.mirror import MirrorLog  # thread sync (issue 7)
-from bot.db.turns import Turns
-from bot.health import HealthChecker
-from bot.metrics import Metrics
-from bot.server import ServerParts, build_web_app
-from bot.settings import Settings
-from bot.slack_app import build_app
-from bot.webhook import gorgias_webhook_routes  # thread sync (issue 7)
-from bot.worker import Worker
-from cache.base import Cache
-from cache.fallback import FallbackCache
-from cache.memory import MemoryCache
-from cache.redis import RedisCache
-from handlers.deps import Deps, FeatureConfig
-from integrations.gorgias import GorgiasClient, GorgiasMetrics, build_http_client
-from integrations.resilience import (
+from ticketbolt import __version__
+from ticketbolt.bot.assistant_setup import build_engine, llm_client
+from ticketbolt.bot.checks import build_checks
+from ticketbolt.bot.db.audit import AuditLog
+from ticketbolt.bot.db.batch import GroupCommit
+from ticketbolt.bot.db.engine import make_engine, sessionmaker
+from ticketbolt.bot.db.events import ProcessedEvents
+from ticketbolt.bot.db.jobs import JobQueue
+from ticketbolt.bot.db.links import TicketLinks
+from ticketbolt.bot.db.mirror import MirrorLog  # thread sync (issue 7)
+from ticketbolt.bot.db.turns import Turns
+from ticketbolt.bot.health import HealthChecker
+from ticketbolt.bot.metrics import Metrics
+from ticketbolt.bot.server.app import ServerParts, build_web_app
+from ticketbolt.bot.server.slack_app import build_app
+from ticketbolt.bot.server.webhook import gorgias_webhook_routes  # thread sync (issue 7)
+from ticketbolt.bot.settings import Settings
+from ticketbolt.bot.worker import Worker
+from ticketbolt.cache.base import Cache
+from ticketbolt.cache.fallback import FallbackCache
+from ticketbolt.cache.memory import MemoryCache
+from ticketbolt.cache.redis import RedisCache
+from ticketbolt.handlers.deps import Deps, FeatureConfig
+from ticketbolt.integrations.gorgias import GorgiasClient, GorgiasMetrics, build_http_client
+from ticketbolt.integrations.resilience import (
     CircuitBreaker,
     FallbackRateLimiter,
     LocalLeakyBucket,

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.container import Runtime, open_runtime
-from bot.db.migrate import upgrade
-from bot.settings import Settings
+from ticketbolt.bot.container import Runtime, open_runtime
+from ticketbolt.bot.db.migrate import upgrade
+from ticketbolt.bot.settings import Settings
 
 log = logging.getLogger("ticketbolt")
 

@@ -10,10 +10,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
-from bot.db.jobs import JobQueue, JobRecord
-from bot.logs import bind_correlation_id, clear_correlation_id
-from bot.metrics import Metrics
-from handlers.deps import JobHandler, PermanentJobError
+from ticketbolt.bot.db.jobs import JobQueue, JobRecord
+from ticketbolt.bot.logs import bind_correlation_id, clear_correlation_id
+from ticketbolt.bot.metrics import Metrics
+from ticketbolt.handlers.deps import JobHandler, PermanentJobError
 
 log = logging.getLogger("ticketbolt.worker")
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from cache.base import Cache, CacheStats, CacheUnavailable
+from ticketbolt.cache.base import Cache, CacheStats, CacheUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

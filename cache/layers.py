@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cache.base import Cache, CacheUnavailable
+from ticketbolt.cache.base import Cache, CacheUnavailable
 
 # Roughly gpt-4o-mini's blended price (classification prompts are mostly input tokens), in US
 # dollars; the composition root passes the configured model's price.

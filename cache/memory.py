@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from cache.base import CacheStats
+from ticketbolt.cache.base import CacheStats
 
 
 class MemoryCache:

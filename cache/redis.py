@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from cache.base import CacheStats, CacheUnavailable
+from ticketbolt.cache.base import CacheStats, CacheUnavailable
 
 
 class RedisCache:

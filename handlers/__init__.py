@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.deps import Deps
+from ticketbolt.handlers.deps import Deps
 
 
 def register_all(app: Any, deps: Deps) -> None:
     """Register every feature; the catch-all goes last because Bolt runs the first match only."""
-    from handlers import catch_all
+    from ticketbolt.handlers import catch_all
 
     for module in _features():
         module.register(app, deps)
@@ -18,6 +18,6 @@ def register_all(app: Any, deps: Deps) -> None:
 
 def _features() -> list[Any]:
     """Feature modules in registration order; `messages` follows those that add consumers."""
-    from handlers import assistant, commands, messages, reactions, shortcuts, sync
+    from ticketbolt.handlers import assistant, commands, messages, reactions, shortcuts, sync
 
     return [reactions, assistant, sync, commands, shortcuts, messages]

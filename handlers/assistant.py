@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from handlers.assistant_handoff import Handoff
-from handlers.deps import Deps, JobLike
-from handlers.filters import is_human_message
+from ticketbolt.handlers.assistant_handoff import Handoff
+from ticketbolt.handlers.deps import Deps, JobLike
+from ticketbolt.handlers.filters import is_human_message
 
 log = logging.getLogger(__name__)
 
-SLACK_EVENTS: tuple[str, ...] = ()  # messages arrive through handlers.messages
+SLACK_EVENTS: tuple[str, ...] = ()  # messages arrive through ticketbolt.handlers.messages
 SCOPES = {
     "chat:write": "the assistant's answers",
     "users:read": "the customer's name for a hand-off ticket",
@@ -34,7 +34,7 @@ def conversation_of(team: str, channel: str, event: dict[str, Any], in_dm: bool)
 
 
 def register(app: Any, deps: Deps) -> None:
-    del app  # messages come through the router in handlers.messages
+    del app  # messages come through the router in ticketbolt.handlers.messages
     config = deps.config
     handoff = Handoff(deps)
 

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from cache.layers import CacheLayers
-from integrations.intents.cascade import Decision, IntentCascade
-from integrations.intents.config import Intent, IntentsConfig
-from integrations.intents.kb import KnowledgeBase, Passage
-from integrations.intents.normalize import normalize
-from integrations.llm.client import LlmError, LlmWriter
+from ticketbolt.cache.layers import CacheLayers
+from ticketbolt.integrations.intents.cascade import Decision, IntentCascade
+from ticketbolt.integrations.intents.config import Intent, IntentsConfig
+from ticketbolt.integrations.intents.kb import KnowledgeBase, Passage
+from ticketbolt.integrations.intents.normalize import normalize
+from ticketbolt.integrations.llm.client import LlmError, LlmWriter
 
 HUMAN_REQUEST = re.compile(
     r"\b(human|real person|a person|someone real|representative|live agent|an agent|"

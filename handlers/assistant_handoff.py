@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.deps import Deps, JobLike, PermanentJobError
-from handlers.slack_context import SlackReader
-from integrations.gorgias.models import CustomerRef, NewTicket
+from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
+from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.integrations.gorgias.models import CustomerRef, NewTicket
 
 ROLES = {"customer": "Customer", "bot": "Assistant"}
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from integrations.gorgias.models import Ticket
+from ticketbolt.integrations.gorgias.models import Ticket
 
 Blocks = list[dict[str, Any]]
 Answer = tuple[str, Blocks]

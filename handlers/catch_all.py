@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.deps import Deps
+from ticketbolt.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from handlers import blocks_status as ui
-from handlers.deps import Deps
-from handlers.slack_context import SlackReader
-from integrations.gorgias.errors import GorgiasError, GorgiasNotFound
+from ticketbolt.handlers import blocks_status as ui
+from ticketbolt.handlers.deps import Deps
+from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
 
 log = logging.getLogger(__name__)
 

@@ -95,6 +95,16 @@ JobHandler = Callable[[JobLike], Awaitable[None]]
 MessageConsumer = Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
+class MirrorStore(Protocol):
+    """What thread sync keeps of mirrored messages (bot/db/mirror.py `MirrorLog`)."""
+
+    async def seen(self, key: str) -> bool: ...
+    async def record(self, key: str, ticket_id: int, gorgias_message_id: int | None) -> None: ...
+    async def is_mirrored(self, gorgias_message_id: int) -> bool: ...
+    async def assignee(self, ticket_id: int) -> int | None: ...
+    async def set_assignee(self, ticket_id: int, assignee_id: int | None) -> None: ...
+
+
 class PermanentJobError(Exception):
     """A job that can never succeed (bad input, deleted message): fail it without retrying."""
 
@@ -122,12 +132,18 @@ class Deps:
     links: LinkStore
     audit: AuditSink
     slack: Any  # slack_sdk AsyncWebClient: the bot's pooled Web API client
-    gorgias: Any = None  # integrations.gorgias.GorgiasClient, or None when not configured
-    assistant: Any = None  # handlers.assistant.Assistant engine parts, set by the composition root
+    gorgias: Any = (
+        None  # ticketbolt.integrations.gorgias.GorgiasClient, or None when not configured
+    )
+    assistant: Any = (
+        None  # ticketbolt.handlers.assistant.Assistant engine parts, set by the composition root
+    )
     status: Any = None  # a callable report source for /ticketbolt status
-    turns: Any = None  # the assistant's conversation store (bot.db.turns.Turns)
-    cache: Any = None  # cache.base.Cache, for per-user limits
-    mirror: Any = None  # bot.db.mirror.MirrorLog: thread-sync bookkeeping (handlers/sync.py)
+    turns: Any = None  # the assistant's conversation store (ticketbolt.bot.db.turns.Turns)
+    cache: Any = None  # ticketbolt.cache.base.Cache, for per-user limits
+    mirror: Any = (
+        None  # ticketbolt.bot.db.mirror.MirrorLog: thread-sync bookkeeping (handlers/sync.py)
+    )
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     message_consumers: list[MessageConsumer] = field(default_factory=list)
     mention_consumers: list[MessageConsumer] = field(default_factory=list)

@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.deps import Deps
+from ticketbolt.handlers.deps import Deps
 
 SLACK_EVENTS = ("message.channels", "message.groups", "message.im", "app_mention")
 SCOPES = {

@@ -7,10 +7,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import blocks
-from handlers.deps import Deps, JobLike
-from handlers.filters import base_reaction
-from handlers.tickets import TicketService
+from ticketbolt.handlers import blocks
+from ticketbolt.handlers.deps import Deps, JobLike
+from ticketbolt.handlers.filters import base_reaction
+from ticketbolt.handlers.tickets import TicketService
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from handlers import blocks_status as ui
-from handlers.deps import Deps
-from handlers.reactions import message_key
-from handlers.slack_context import SlackReader
-from handlers.ticket_text import subject_of
+from ticketbolt.handlers import blocks_status as ui
+from ticketbolt.handlers.deps import Deps
+from ticketbolt.handlers.reactions import message_key
+from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.handlers.ticket_text import subject_of
 
 log = logging.getLogger(__name__)
 

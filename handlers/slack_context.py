@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from handlers.deps import PermanentJobError
-from integrations.slack.text import find_emails, mentioned_ids, render_plain
+from ticketbolt.handlers.deps import PermanentJobError
+from ticketbolt.integrations.slack.text import find_emails, mentioned_ids, render_plain
 
 # Slack errors that will not go away on retry: the message or channel is gone or out of reach.
 GONE = {

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from handlers import sync_gorgias
-from handlers.deps import Deps, JobLike, LinkLike
-from handlers.filters import CONTENT_SUBTYPES
-from handlers.slack_context import Person, SlackReader
-from handlers.tickets import BACKFILL_JOB
-from integrations.gorgias.models import Customer, CustomerRef
+from ticketbolt.handlers import sync_gorgias
+from ticketbolt.handlers.deps import Deps, JobLike, LinkLike, MirrorStore
+from ticketbolt.handlers.filters import CONTENT_SUBTYPES
+from ticketbolt.handlers.slack_context import Person, SlackReader
+from ticketbolt.handlers.tickets import BACKFILL_JOB
+from ticketbolt.integrations.gorgias.models import Customer, CustomerRef
 
 log = logging.getLogger(__name__)
 
-SLACK_EVENTS = ("message.channels", "message.groups")  # arrive through handlers.messages
+SLACK_EVENTS = ("message.channels", "message.groups")  # arrive through ticketbolt.handlers.messages
 SCOPES = {
     "channels:history": "replies in ticketed threads of public channels",
     "groups:history": "replies in ticketed threads of private channels",
@@ -26,16 +26,6 @@ SCOPES = {
 }
 MIRROR_JOB = "sync_to_gorgias"
 Kind = Literal["post", "edit", "delete"]
-
-
-class MirrorStore(Protocol):
-    """bot.db.mirror.MirrorLog, as thread sync uses it."""
-
-    async def seen(self, key: str) -> bool: ...
-    async def record(self, key: str, ticket_id: int, gorgias_message_id: int | None) -> None: ...
-    async def is_mirrored(self, gorgias_message_id: int) -> bool: ...
-    async def assignee(self, ticket_id: int) -> int | None: ...
-    async def set_assignee(self, ticket_id: int, assignee_id: int | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -203,7 +193,7 @@ async def thread_replies(client: Any, channel: str, thread_ts: str) -> list[dict
 
 
 def register(app: Any, deps: Deps) -> None:
-    del app  # messages come through the router in handlers.messages
+    del app  # messages come through the router in ticketbolt.handlers.messages
     store: MirrorStore | None = deps.mirror
     if store is None:
         log.info("thread sync off: no mirror store wired")

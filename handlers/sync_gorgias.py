@@ -6,15 +6,12 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from handlers import blocks
-from handlers.deps import Deps, JobLike, LinkLike
-from handlers.tickets import TicketService
-from integrations.gorgias.models import Ticket, TicketMessage
-
-if TYPE_CHECKING:
-    from handlers.sync import MirrorStore
+from ticketbolt.handlers import blocks
+from ticketbolt.handlers.deps import Deps, JobLike, LinkLike, MirrorStore
+from ticketbolt.handlers.tickets import TicketService
+from ticketbolt.integrations.gorgias.models import Ticket, TicketMessage
 
 log = logging.getLogger(__name__)
 

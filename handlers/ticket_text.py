@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from handlers.deps import PermanentJobError
-from handlers.slack_context import MessageContext
-from integrations.gorgias.errors import (
+from ticketbolt.handlers.deps import PermanentJobError
+from ticketbolt.handlers.slack_context import MessageContext
+from ticketbolt.integrations.gorgias.errors import (
     GorgiasRateLimited,
     GorgiasUnauthorized,
     GorgiasUnavailable,

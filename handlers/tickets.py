@@ -7,15 +7,15 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from handlers import blocks
-from handlers.deps import Deps, JobLike, PermanentJobError
-from handlers.slack_context import MessageContext, SlackReader, customer_email
-from handlers.ticket_text import describe_failure, subject_of, ticket_body
-from integrations.gorgias.errors import (
+from ticketbolt.handlers import blocks
+from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
+from ticketbolt.handlers.slack_context import MessageContext, SlackReader, customer_email
+from ticketbolt.handlers.ticket_text import describe_failure, subject_of, ticket_body
+from ticketbolt.integrations.gorgias.errors import (
     GorgiasNotFound,
     GorgiasRejected,
 )
-from integrations.gorgias.models import CustomerRef, NewTicket
+from ticketbolt.integrations.gorgias.models import CustomerRef, NewTicket
 
 log = logging.getLogger(__name__)
 CLOSED_MARKER = "heavy_check_mark"

@@ -8,6 +8,18 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: a bounded, deterministic run (the same examples on every machine), no deadline
+# because loopback servers share two cores with the rest of the suite.
+settings.register_profile(
+    "ticketbolt",
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ticketbolt"))
 
 POSTGRES_URL = os.environ.get(
     "TICKETBOLT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from bench import main as bench_main
+from ticketbolt.bench import main as bench_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_bench(*args: str, timeout: float = 120) -> dict[str, Any]:
-    """Run `python -m bot bench …` as the CLI does; stdout must be exactly one JSON object."""
+    """Run `python -m ticketbolt bench …` as the CLI does; stdout must be one JSON object."""
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "bench", *args, "--quick", "--json"],
+        [sys.executable, "-m", "ticketbolt", "bench", *args, "--quick", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

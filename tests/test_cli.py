@@ -17,9 +17,9 @@ ENV = {
 
 
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS` in `cwd`, with no ticketbolt settings but those in `env`."""
+    """`python -m ticketbolt ARGS` in `cwd`, with no ticketbolt settings but those in `env`."""
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, "-m", "ticketbolt", *args],
         cwd=cwd,
         env={**ENV, **env},
         capture_output=True,

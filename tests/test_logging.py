@@ -9,7 +9,7 @@ import logging
 import pytest
 import structlog
 
-from bot.logs import bind_correlation_id, clear_correlation_id, configure_logging
+from ticketbolt.bot.logs import bind_correlation_id, clear_correlation_id, configure_logging
 
 TOKEN = "xoxb-1234567890-abcdefghijkl"
 

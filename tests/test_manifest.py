@@ -14,7 +14,7 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-import handlers
+from ticketbolt import handlers
 
 ROOT = Path(__file__).resolve().parent.parent
 # Slack's published schema lives beside the checkout (shared/reference), as CI provides it.

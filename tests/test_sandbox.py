@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.sandbox import RunningSandbox, run_sandbox, self_url
-from bot.settings import load_settings
 from tests.support.stack import eventually
+from ticketbolt.bot.sandbox.run import RunningSandbox, run_sandbox, self_url
+from ticketbolt.bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,8 +216,8 @@ async def test_the_seeded_conversation_is_there_at_once(visitor: Visitor) -> Non
 def test_python_m_bot_run_without_credentials_serves_the_sandbox_and_stops_on_sigint(
     tmp_path: Path,
 ) -> None:
-    """`python -m bot run` with no Slack variables prints the sandbox URL and docs hint on one
-    line, serves the page, and exits 0 without a traceback on Ctrl-C (SIGINT)."""
+    """`python -m ticketbolt run` with no Slack variables prints the sandbox URL and docs hint on
+    one line, serves the page, and exits 0 without a traceback on Ctrl-C (SIGINT)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -226,7 +226,7 @@ def test_python_m_bot_run_without_credentials_serves_the_sandbox_and_stops_on_si
     }
     env |= {"PYTHONPATH": str(ROOT), "TICKETBOLT_PORT": "0"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, "-m", "ticketbolt", "run"],
         cwd=tmp_path,
         env=env,
         text=True,

@@ -10,13 +10,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.db.engine import make_engine
-from bot.db.migrate import upgrade
-from bot.settings import load_settings
 from tests.conftest import POSTGRES_URL, require_service
 from tests.support.db import Database
 from tests.support.proxy import TcpProxy
 from tests.support.stack import Stack, emulators, eventually, running_app
+from ticketbolt.bot.db.engine import make_engine
+from ticketbolt.bot.db.migrate import upgrade
+from ticketbolt.bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,13 +7,13 @@ import json
 
 from aiohttp import web
 
-from bot.container import Runtime
-from bot.serve import serve
-from bot.settings import load_settings
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.slack.emulator import SlackEmulator
 from tests.support.db import Database
 from tests.support.stack import BOT_TOKEN, SIGNING_SECRET, eventually
+from ticketbolt.bot.container import Runtime
+from ticketbolt.bot.serve import serve
+from ticketbolt.bot.settings import load_settings
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 APP_TOKEN = "xapp-1-test-app-token"
 

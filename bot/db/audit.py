@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.models import AuditEntry
+from ticketbolt.bot.db.models import AuditEntry
 
 
 class AuditLog:

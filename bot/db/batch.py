@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.models import Job, ProcessedEvent
-from bot.db.upsert import insert_rows_returning
+from ticketbolt.bot.db.models import Job, ProcessedEvent
+from ticketbolt.bot.db.upsert import insert_rows_returning
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.models import ProcessedEvent
+from ticketbolt.bot.db.models import ProcessedEvent
 
 
 class ProcessedEvents:

@@ -13,9 +13,9 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from bot.db.batch import GroupCommit
-from bot.db.models import Job, ProcessedEvent
-from bot.db.upsert import insert_ignore
+from ticketbolt.bot.db.batch import GroupCommit
+from ticketbolt.bot.db.models import Job, ProcessedEvent
+from ticketbolt.bot.db.upsert import insert_ignore
 
 ACTIVE = ("queued", "running")
 
@@ -81,7 +81,7 @@ class JobQueue:
         self._backoff_max = backoff_max
         self._clock = clock
         self.wakeup = asyncio.Event()
-        # Set by the server process: its listeners then share transactions (see bot.db.batch).
+        # Set by the server process: its listeners then share transactions (see bot/db/batch.py).
         self.group_commit: GroupCommit | None = None
 
     async def enqueue(

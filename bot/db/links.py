@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.models import TicketLink
-from bot.db.upsert import insert_ignore
+from ticketbolt.bot.db.models import TicketLink
+from ticketbolt.bot.db.upsert import insert_ignore
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed number: replicas starting together take turns migrating instead of colliding.
 MIGRATION_LOCK = 7_461_263_011
 

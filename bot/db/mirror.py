@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.models import MirroredMessage, SyncedTicket
-from bot.db.upsert import insert_ignore
+from ticketbolt.bot.db.models import MirroredMessage, SyncedTicket
+from ticketbolt.bot.db.upsert import insert_ignore
 
 
 class MirrorLog:

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.db.models import Turn
-from bot.db.upsert import insert_ignore
+from ticketbolt.bot.db.models import Turn
+from ticketbolt.bot.db.upsert import insert_ignore
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Gorgias helpdesk: the async REST client, its errors and models, and a local emulator."""
 
-from integrations.gorgias.client import GorgiasClient
-from integrations.gorgias.errors import (
+from ticketbolt.integrations.gorgias.client import GorgiasClient
+from ticketbolt.integrations.gorgias.errors import (
     GorgiasCircuitOpen,
     GorgiasConflict,
     GorgiasError,
@@ -11,10 +11,10 @@ from integrations.gorgias.errors import (
     GorgiasUnauthorized,
     GorgiasUnavailable,
 )
-from integrations.gorgias.hooks import WEBHOOK_TRIGGERS
-from integrations.gorgias.http import account_base_url, build_http_client, ticket_link
-from integrations.gorgias.metrics import GorgiasMetrics
-from integrations.gorgias.models import (
+from ticketbolt.integrations.gorgias.hooks import WEBHOOK_TRIGGERS
+from ticketbolt.integrations.gorgias.http import account_base_url, build_http_client, ticket_link
+from ticketbolt.integrations.gorgias.metrics import GorgiasMetrics
+from ticketbolt.integrations.gorgias.models import (
     Account,
     Customer,
     CustomerRef,

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 
-from integrations.gorgias.customers import CustomerOperations
-from integrations.gorgias.hooks import IntegrationOperations
-from integrations.gorgias.http import ticket_link
-from integrations.gorgias.metrics import GorgiasMetrics
-from integrations.gorgias.models import (
+from ticketbolt.integrations.gorgias.customers import CustomerOperations
+from ticketbolt.integrations.gorgias.hooks import IntegrationOperations
+from ticketbolt.integrations.gorgias.http import ticket_link
+from ticketbolt.integrations.gorgias.metrics import GorgiasMetrics
+from ticketbolt.integrations.gorgias.models import (
     Account,
     CustomerRef,
     NewTicket,
@@ -27,8 +27,8 @@ from integrations.gorgias.models import (
     User,
     parse_model,
 )
-from integrations.gorgias.transport import Sleep, Transport
-from integrations.resilience import CircuitBreaker, CircuitState, RateLimiter
+from ticketbolt.integrations.gorgias.transport import Sleep, Transport
+from ticketbolt.integrations.resilience import CircuitBreaker, CircuitState, RateLimiter
 
 logger = logging.getLogger(__name__)
 

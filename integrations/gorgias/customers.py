@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from integrations.gorgias.errors import GorgiasConflict
-from integrations.gorgias.models import Customer, parse_model
-from integrations.gorgias.transport import Transport
+from ticketbolt.integrations.gorgias.errors import GorgiasConflict
+from ticketbolt.integrations.gorgias.models import Customer, parse_model
+from ticketbolt.integrations.gorgias.transport import Transport
 
 
 class CustomerOperations:

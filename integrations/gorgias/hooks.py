@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from integrations.gorgias.models import Integration, parse_model
-from integrations.gorgias.transport import Transport
+from ticketbolt.integrations.gorgias.models import Integration, parse_model
+from ticketbolt.integrations.gorgias.transport import Transport
 
 WEBHOOK_TRIGGERS = ("ticket-created", "ticket-updated", "ticket-message-created")
 

@@ -7,7 +7,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from integrations.gorgias.errors import GorgiasError
+from ticketbolt.integrations.gorgias.errors import GorgiasError
 
 TicketStatus = Literal["open", "closed"]
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from integrations.gorgias.errors import (
+from ticketbolt.integrations.gorgias.errors import (
     GorgiasCircuitOpen,
     GorgiasConflict,
     GorgiasError,
@@ -22,9 +22,14 @@ from integrations.gorgias.errors import (
     GorgiasUnavailable,
     error_from_response,
 )
-from integrations.gorgias.metrics import GorgiasMetrics
-from integrations.gorgias.models import RateLimitUsage
-from integrations.resilience import CircuitBreaker, CircuitOpen, CircuitState, RateLimiter
+from ticketbolt.integrations.gorgias.metrics import GorgiasMetrics
+from ticketbolt.integrations.gorgias.models import RateLimitUsage
+from ticketbolt.integrations.resilience import (
+    CircuitBreaker,
+    CircuitOpen,
+    CircuitState,
+    RateLimiter,
+)
 
 logger = logging.getLogger(__name__)
 

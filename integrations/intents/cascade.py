@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from cache.layers import CacheLayer
-from integrations.intents.normalize import normalize
-from integrations.intents.offline import OfflineClassifier
-from integrations.llm.client import LlmClassifier, LlmError
+from ticketbolt.cache.layers import CacheLayer
+from ticketbolt.integrations.intents.normalize import normalize
+from ticketbolt.integrations.intents.offline import OfflineClassifier
+from ticketbolt.integrations.llm.client import LlmClassifier, LlmError
 
 Stage = Literal["offline", "cache", "llm"]
 

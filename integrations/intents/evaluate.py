@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from integrations.intents.offline import DEFAULT_THRESHOLD, Encoder, OfflineClassifier, load_encoder
+from ticketbolt.integrations.intents.offline import (
+    DEFAULT_THRESHOLD,
+    Encoder,
+    OfflineClassifier,
+    load_encoder,
+)
 
 Row = tuple[str, str]
 Progress = Callable[[str], None]

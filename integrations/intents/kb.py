@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from integrations.intents.normalize import normalize
-from integrations.intents.offline import Encoder
+from ticketbolt.integrations.intents.normalize import normalize
+from ticketbolt.integrations.intents.offline import Encoder
 
 DEFAULT_KB_DIR = Path(__file__).with_name("sample_kb")
 

@@ -14,8 +14,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from tokenizers import Tokenizer
 
-from integrations.intents.config import IntentsConfig
-from integrations.intents.normalize import normalize
+from ticketbolt.integrations.intents.config import IntentsConfig
+from ticketbolt.integrations.intents.normalize import normalize
 
 Vectors = npt.NDArray[np.float32]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import openai
 
-from integrations.intents.config import IntentsConfig
-from integrations.intents.kb import Passage
+from ticketbolt.integrations.intents.config import IntentsConfig
+from ticketbolt.integrations.intents.kb import Passage
 
 # Part of every intent cache key: bump it whenever the prompt or schema below changes meaning.
 PROMPT_VERSION = "intent-v1"

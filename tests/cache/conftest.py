@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from cache.base import Cache
-from cache.memory import MemoryCache
-from cache.redis import RedisCache
+from ticketbolt.cache.base import Cache
+from ticketbolt.cache.memory import MemoryCache
+from ticketbolt.cache.redis import RedisCache
 
 
 class FakeClock:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from cache.base import Cache, CacheUnavailable
-from cache.fallback import FallbackCache
-from cache.memory import MemoryCache
-from cache.redis import RedisCache
 from tests.cache.conftest import FakeClock
+from ticketbolt.cache.base import Cache, CacheUnavailable
+from ticketbolt.cache.fallback import FallbackCache
+from ticketbolt.cache.memory import MemoryCache
+from ticketbolt.cache.redis import RedisCache
 
 
 async def test_get_returns_what_set_stored(cache: Cache) -> None:

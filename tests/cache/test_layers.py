@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from cache.base import Cache
-from cache.layers import CacheLayer, CacheLayers
-from cache.memory import MemoryCache
-from cache.redis import RedisCache
 from tests.cache.conftest import FakeClock
+from ticketbolt.cache.base import Cache
+from ticketbolt.cache.layers import CacheLayer, CacheLayers
+from ticketbolt.cache.memory import MemoryCache
+from ticketbolt.cache.redis import RedisCache
 
 
 async def test_value_round_trips_as_json(cache: Cache) -> None:

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from integrations.llm.emulator import LlmEmulator
-from integrations.slack.emulator import SlackEmulator
-from integrations.slack.emulator_state import Channel, User
 from tests.support.db import Database
 from tests.support.stack import Stack, emulators, eventually, running_app
+from ticketbolt.integrations.llm.emulator import LlmEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
+from ticketbolt.integrations.slack.emulator.state import Channel, User
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import asyncio
 import random
 from pathlib import Path
 
-from bot.db.engine import make_engine, sessionmaker
-from bot.db.jobs import JobQueue
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.slack.emulator import SlackEmulator
 from tests.conftest import POSTGRES_URL, require_service
 from tests.support.process import ServerProcess, fresh_postgres_database, process_env
 from tests.support.stack import emulators, eventually
+from ticketbolt.bot.db.engine import make_engine, sessionmaker
+from ticketbolt.bot.db.jobs import JobQueue
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 
 def seed(slack: SlackEmulator, messages: int) -> tuple[str, str, list[str]]:

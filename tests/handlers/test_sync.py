@@ -9,12 +9,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.cli_ops import register_webhook
-from integrations.gorgias.emulator_state import Json
-from integrations.slack.emulator import SlackEmulator
-from integrations.slack.emulator_state import Channel, Message, User
 from tests.support.db import Database
 from tests.support.stack import Stack, emulators, eventually, running_app
+from ticketbolt.bot.cli.ops import register_webhook
+from ticketbolt.integrations.gorgias.emulator.state import Json
+from ticketbolt.integrations.slack.emulator import SlackEmulator
+from ticketbolt.integrations.slack.emulator.state import Channel, Message, User
 
 TOKEN = "gorgias-webhook-secret"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from integrations.resilience import (
+from ticketbolt.integrations.resilience import (
     CircuitBreaker,
     CircuitOpen,
     LocalLeakyBucket,

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from integrations.resilience import FallbackRateLimiter, LocalLeakyBucket, RedisLeakyBucket
+from ticketbolt.integrations.resilience import (
+    FallbackRateLimiter,
+    LocalLeakyBucket,
+    RedisLeakyBucket,
+)
 
 
 class Clock:

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.db.engine import make_engine, sessionmaker
-from bot.db.migrate import upgrade
+from ticketbolt.bot.db.engine import make_engine, sessionmaker
+from ticketbolt.bot.db.migrate import upgrade
 
 
 @dataclass

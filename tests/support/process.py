@@ -1,4 +1,4 @@
-"""The service as a real OS process (`python -m bot run`), to kill and restart it in tests."""
+"""The service as a real OS process (`python -m ticketbolt run`), to kill and restart in tests."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import text
 
-from bot.db.engine import make_engine
+from ticketbolt.bot.db.engine import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -41,7 +41,7 @@ class ServerProcess:
     async def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child we poll, not a blocking wait
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "ticketbolt", "run"],
             env=self.env,
             stdout=log,
             stderr=log,
@@ -101,7 +101,7 @@ async def fresh_postgres_database(admin_url: str, name: str) -> AsyncIterator[st
 
 
 def process_env(slack: Any, gorgias: Any, database_url: str, **extra: str) -> dict[str, str]:
-    """The emulator settings as environment variables for a `python -m bot run` child."""
+    """The emulator settings as environment variables for a `python -m ticketbolt run` child."""
     from tests.support.stack import emulator_settings
 
     settings = emulator_settings(

@@ -11,13 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.container import Runtime, open_runtime
-from bot.db.migrate import upgrade
-from bot.serve import start_http
-from bot.settings import load_settings
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.slack.emulator import SlackEmulator
 from tests.support.db import Database
+from ticketbolt.bot.container import Runtime, open_runtime
+from ticketbolt.bot.db.migrate import upgrade
+from ticketbolt.bot.serve import start_http
+from ticketbolt.bot.settings import load_settings
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-bot-token"

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from integrations.gorgias import GorgiasClient, build_http_client
-from integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.gorgias import GorgiasClient, build_http_client
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
 
 USERNAME = "api@example.com"
 API_KEY = "emulator-key"

@@ -6,15 +6,15 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from integrations.gorgias import (
+from ticketbolt.integrations.gorgias import (
     GorgiasCircuitOpen,
     GorgiasClient,
     GorgiasMetrics,
     GorgiasNotFound,
     GorgiasUnavailable,
 )
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.resilience import CircuitBreaker
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.resilience import CircuitBreaker
 
 
 class FakeClock:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from integrations.gorgias import (
+from ticketbolt.integrations.gorgias import (
     CustomerRef,
     GorgiasClient,
     GorgiasConflict,
@@ -22,7 +22,7 @@ from integrations.gorgias import (
     build_http_client,
     ticket_link,
 )
-from integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
 
 
 def new_ticket(external_id: str, email: str = "ann@example.com", **extra: object) -> NewTicket:

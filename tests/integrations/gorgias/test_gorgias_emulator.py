@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.gorgias.emulator import Faults, GorgiasEmulator
+from ticketbolt.integrations.gorgias.emulator import Faults, GorgiasEmulator
 
 AUTH = httpx.BasicAuth("api@example.com", "emulator-key")
 TICKET = {

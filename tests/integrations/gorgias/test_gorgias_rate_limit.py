@@ -8,9 +8,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from integrations.gorgias import GorgiasClient, GorgiasRateLimited, build_http_client
-from integrations.gorgias.emulator import GorgiasEmulator
-from integrations.resilience import LocalLeakyBucket, RedisLeakyBucket
+from ticketbolt.integrations.gorgias import GorgiasClient, GorgiasRateLimited, build_http_client
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.resilience import LocalLeakyBucket, RedisLeakyBucket
 
 USERNAME, API_KEY = "api@example.com", "emulator-key"
 CAPACITY, WINDOW = 20, 1.0

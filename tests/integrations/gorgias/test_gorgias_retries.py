@@ -7,14 +7,14 @@ from collections import Counter
 import httpx
 import pytest
 
-from integrations.gorgias import (
+from ticketbolt.integrations.gorgias import (
     CustomerRef,
     GorgiasClient,
     GorgiasRateLimited,
     GorgiasUnavailable,
     NewTicket,
 )
-from integrations.gorgias.emulator import Faults, GorgiasEmulator
+from ticketbolt.integrations.gorgias.emulator import Faults, GorgiasEmulator
 
 
 def new_ticket(external_id: str) -> NewTicket:

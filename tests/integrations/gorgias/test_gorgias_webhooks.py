@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from integrations.gorgias import CustomerRef, GorgiasClient, NewTicket
-from integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.gorgias import CustomerRef, GorgiasClient, NewTicket
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The sandbox: the real app against in-process Slack and Gorgias emulators, and its web page."""

@@ -1,5 +1,0 @@
-"""The LLM tests run against the emulator over loopback."""
-
-from tests.llm.emulated import emulator, llm_client
-
-__all__ = ["emulator", "llm_client"]
