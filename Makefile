@@ -1,29 +1,39 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    — install into .venv and run the bot on embedded defaults (the sandbox without Slack credentials)
-#   make test   — install into .venv and run the whole test suite
+#   make run    — install ticketbolt (runtime dependencies only) into .venv and run it on embedded
+#                 defaults: the sandbox when no Slack credentials are set
+#   make test   — install it with the development extras and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .PHONY: run test lint typecheck check clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing ticketbolt and its runtime dependencies into $(VENV) (a minute or two the first time)…"
+	$(VENV)/bin/pip install --progress-bar on -e .
+	touch $(RUNTIME)
+
+$(DEV): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing ticketbolt with the development extras into $(VENV)…"
+	$(VENV)/bin/pip install --progress-bar on -e '.[dev]'
+	touch $(DEV) $(RUNTIME)
+
+run: $(RUNTIME)
 	$(VENV)/bin/ticketbolt run
 
-test: $(STAMP)
+test: $(DEV)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(VENV)/bin/mypy
 
 check: lint typecheck test

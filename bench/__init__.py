@@ -40,7 +40,7 @@ def main(argv: Sequence[str]) -> int:
     """Run the benchmark `argv[0]` with the remaining arguments; its exit code."""
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
-        return 0 if argv else 2
+        return 0
     name, rest = argv[0], list(argv[1:])
     if name not in BENCHMARKS:
         print(f"ticketbolt bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)

@@ -167,14 +167,25 @@ async def llm_benchmarks(
     return results
 
 
-def main() -> None:
+def _default_data_dir() -> Path:
+    """$TICKETBOLT_DATA_DIR, else ./data, else the shared data beside a checkout."""
+    if os.environ.get("TICKETBOLT_DATA_DIR"):
+        return Path(os.environ["TICKETBOLT_DATA_DIR"])
+    for candidate in (Path("data"), Path("..") / "shared" / "data"):
+        if candidate.is_dir():
+            return candidate
+    return Path("data")
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("TICKETBOLT_DATA_DIR", "data")),
-        help="folder holding banking77/ and clinc150/ (default: $TICKETBOLT_DATA_DIR or ./data)",
+        default=_default_data_dir(),
+        help="folder holding banking77/ and clinc150/ "
+        "(default: $TICKETBOLT_DATA_DIR, ./data or ../shared/data)",
     )
     parser.add_argument("--redis-url", help="also measure the LLM path over this Redis")
     parser.add_argument("--llm-samples", type=int, default=50)
@@ -183,6 +194,15 @@ def main() -> None:
     # The openai client's transport logs every request at INFO.
     logging.basicConfig(level=logging.WARNING)
 
+    missing = [name for name in ("banking77", "clinc150") if not (args.data_dir / name).is_dir()]
+    if missing:
+        print(
+            f"ticketbolt bench intents: no {' or '.join(missing)} folder in {args.data_dir}; "
+            "point --data-dir (or TICKETBOLT_DATA_DIR) at the folder holding banking77/ and "
+            "clinc150/",
+            file=sys.stderr,
+        )
+        return 2
     started = time.perf_counter()
     encoder = load_encoder()
     load_seconds = time.perf_counter() - started
@@ -200,7 +220,7 @@ def main() -> None:
     )
     if args.json:
         print(json.dumps(report))
-        return
+        return 0
     for name in ("banking77_full", "banking77_10_per_intent", "clinc150_in_scope"):
         r = report[name]
         print(
@@ -216,7 +236,8 @@ def main() -> None:
             f" p99 {r['uncached']['p99_ms']} ms; cached p50 {r['cached']['p50_ms']} ms"
             f" p99 {r['cached']['p99_ms']} ms"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

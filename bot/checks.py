@@ -7,10 +7,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketbolt.bot.db.engine import ping as ping_database
-from ticketbolt.bot.health import Check, Degraded
+from ticketbolt.bot.health import Check, Degraded, Misconfigured, NotConfigured
 from ticketbolt.bot.settings import Settings
 from ticketbolt.cache.base import Cache, CacheUnavailable
 from ticketbolt.cache.fallback import FallbackCache
+from ticketbolt.handlers import required_scopes
+
+
+def granted_scopes(answer: Any) -> set[str]:
+    """The bot token's scopes, from the `x-oauth-scopes` header Slack sends with every answer
+    (all of `required_scopes()` when the header is absent, so nothing is reported missing)."""
+    headers = {str(k).lower(): v for k, v in (getattr(answer, "headers", None) or {}).items()}
+    raw = headers.get("x-oauth-scopes")
+    if raw is None:
+        return required_scopes()
+    value = raw[0] if isinstance(raw, list) else raw
+    return {scope.strip() for scope in str(value).split(",") if scope.strip()}
 
 
 def build_checks(
@@ -30,19 +42,29 @@ def build_checks(
             await cache.ping()
         except CacheUnavailable as exc:
             if isinstance(cache, FallbackCache):
-                raise Degraded(f"Redis unreachable, serving from memory ({exc})") from exc
+                raise Degraded(f"Redis does not answer, serving from memory ({exc})") from exc
             raise
         return cache.backend
 
     async def slack_check() -> str:
         if settings.slack_bot_token is None:
-            raise Degraded("not configured: set SLACK_BOT_TOKEN")
+            raise NotConfigured("not configured (the sandbox runs instead): set SLACK_BOT_TOKEN")
         answer = await slack.auth_test()
-        return f"team {answer.get('team') or answer.get('team_id')}"
+        team = f"team {answer.get('team') or answer.get('team_id')}"
+        missing = sorted(required_scopes() - granted_scopes(answer))
+        if missing:
+            raise Degraded(
+                f"{team}; the app lacks the scopes {', '.join(missing)}: add them to the app "
+                "(manifest.yml) and reinstall it"
+            )
+        return team
 
     async def gorgias_check() -> str:
         if gorgias is None:
-            raise Degraded("not configured: tickets cannot be created")
+            missing = settings.gorgias_missing()
+            if len(missing) == 3:
+                raise NotConfigured("not configured: tickets cannot be created")
+            raise Misconfigured(f"incomplete: set {' and '.join(missing)}")
         latency = await gorgias.ping()
         state = gorgias.breaker_state
         usage = gorgias.rate_limit
@@ -53,9 +75,14 @@ def build_checks(
 
     async def llm_check() -> str:
         if llm is None:
-            return "offline classifier only"
+            raise NotConfigured("offline classifier only: set OPENAI_API_KEY to add an LLM")
         await llm.models.list(timeout=2.0)
         return f"model {settings.llm_model}"
+
+    async def agents() -> str:
+        if not settings.agents:
+            raise Degraded("anyone in the workspace can resolve and reopen tickets")
+        return f"{len(settings.agents)} user or group id(s) may resolve"
 
     return [
         Check("database", database, required=True, setting="DATABASE_URL"),
@@ -68,4 +95,5 @@ def build_checks(
             setting="GORGIAS_ACCOUNT / GORGIAS_USERNAME / GORGIAS_API_KEY",
         ),
         Check("llm", llm_check, required=False, setting="OPENAI_API_KEY / OPENAI_BASE_URL"),
+        Check("agents", agents, required=False, setting="TICKETBOLT_AGENTS"),
     ]

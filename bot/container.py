@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -31,13 +32,15 @@ from ticketbolt.bot.db.events import ProcessedEvents
 from ticketbolt.bot.db.jobs import JobQueue
 from ticketbolt.bot.db.links import TicketLinks
 from ticketbolt.bot.db.mirror import MirrorLog  # thread sync (issue 7)
+from ticketbolt.bot.db.retention import Retention, RetentionPolicy
 from ticketbolt.bot.db.turns import Turns
 from ticketbolt.bot.health import HealthChecker
 from ticketbolt.bot.metrics import Metrics
-from ticketbolt.bot.server.app import ServerParts, build_web_app
+from ticketbolt.bot.server.app import ServerParts, build_ops_app, build_web_app
 from ticketbolt.bot.server.slack_app import build_app
 from ticketbolt.bot.server.webhook import gorgias_webhook_routes  # thread sync (issue 7)
 from ticketbolt.bot.settings import Settings
+from ticketbolt.bot.socket_watch import SocketWatch
 from ticketbolt.bot.worker import Worker
 from ticketbolt.cache.base import Cache
 from ticketbolt.cache.fallback import FallbackCache
@@ -75,20 +78,35 @@ class Runtime:
     health: HealthChecker
     web_app: web.Application
     started_at: float
+    socket_watch: SocketWatch | None = None  # Socket Mode only; attached by `serve`
+    retention: Retention | None = None
+    ops_app: web.Application | None = None  # served on TICKETBOLT_METRICS_PORT when set
 
     def worker(self, **overrides: Any) -> Worker:
         s = self.settings
         options: dict[str, Any] = {
             "concurrency": s.worker_concurrency,
             "poll_interval": s.job_poll_interval,
-            "maintenance": self.events.purge,
+            "grace_seconds": s.shutdown_grace,
+            "settle_seconds": s.upstream_settle,
+            "maintenance": self.housekeeping,
         }
         options.update(overrides)
         return Worker(self.queue, self.deps.job_handlers, self.metrics, **options)
 
-    async def stats(self) -> dict[str, Any]:
+    async def housekeeping(self) -> None:
+        """Hourly, in every worker: expire Slack event ids, purge what retention drops."""
+        await self.events.purge()
+        if self.retention is not None:
+            await self.retention.purge()
+
+    async def refresh_gauges(self) -> dict[str, Any]:
+        """What a /metrics scrape needs: unfinished jobs only, through the claim index."""
+        return await self.stats(count_done=False)
+
+    async def stats(self, *, count_done: bool = True) -> dict[str, Any]:
         """The facts of /admin/stats; also refreshes the gauges /metrics exposes."""
-        queue = await self.queue.stats()
+        queue = await self.queue.stats(count_done=count_done)
         for state, count in queue["by_state"].items():
             self.metrics.queue_depth.labels(state).set(count)
         self.metrics.queue_oldest.set(queue["oldest_queued_seconds"])
@@ -178,6 +196,33 @@ def gorgias_client(
     )
 
 
+def web_apps(
+    runtime: Runtime, bolt: AsyncApp, signing: SecretStr | None
+) -> tuple[web.Application, web.Application]:
+    """The public application and the operations one, over the same parts."""
+    settings = runtime.settings
+    parts = ServerParts(
+        bolt=bolt,
+        health=runtime.health,
+        metrics=runtime.metrics,
+        stats=runtime.stats,
+        gauges=runtime.refresh_gauges,
+        admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+        max_body_bytes=settings.max_body_bytes,
+        signing_secret=signing.get_secret_value() if signing else None,
+        # thread sync (issue 7): Gorgias HTTP-integration callbacks
+        extra_routes=gorgias_webhook_routes(
+            settings.gorgias_webhook_token.get_secret_value()
+            if settings.gorgias_webhook_token
+            else None,
+            runtime.queue,
+            runtime.links,
+        ),
+        metrics_apart=settings.metrics_port is not None,
+    )
+    return build_web_app(parts), build_ops_app(parts)
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, search_path: str | None = None
@@ -199,7 +244,9 @@ async def open_runtime(
                 health_check_interval=30,
             )
             stack.push_async_callback(redis.aclose)
-            cache = FallbackCache(RedisCache(redis), MemoryCache(settings.cache_max_entries))
+            fallback = FallbackCache(RedisCache(redis), MemoryCache(settings.cache_max_entries))
+            stack.push_async_callback(fallback.aclose)
+            cache = fallback
 
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20, connect=5))
         stack.push_async_callback(session.close)
@@ -245,6 +292,8 @@ async def open_runtime(
                 agents=frozenset(settings.agents),
                 assistant_channels=frozenset(settings.assistant_channels),
                 assistant_rate_per_minute=settings.assistant_rate_per_minute,
+                handoffs_per_customer_hour=settings.handoffs_per_customer_hour,
+                handoffs_per_hour=settings.handoffs_per_hour,
                 sync_gorgias_notes=settings.sync_internal_notes,  # thread sync (issue 7)
             ),
             jobs=queue,
@@ -270,8 +319,17 @@ async def open_runtime(
             if settings.slack_bot_token
             else None
         )
-        health = HealthChecker(build_checks(settings, engine, cache, slack, gorgias, llm))
+        checks = build_checks(settings, engine, cache, slack, gorgias, llm)
+        socket_watch = None
+        if settings.socket_mode and bolt is not None:
+            socket_watch = SocketWatch(metrics, settings.socket_ping_seconds)
+            checks.append(socket_watch.health_check())
+        health = HealthChecker(checks)
         runtime = Runtime(
+            retention=Retention(
+                sessions,
+                RetentionPolicy(settings.retention_days, settings.audit_retention_days),
+            ),
             settings=settings,
             metrics=metrics,
             engine=engine,
@@ -288,32 +346,11 @@ async def open_runtime(
             health=health,
             web_app=web.Application(),
             started_at=time.monotonic(),
+            socket_watch=socket_watch,
         )
         deps.status = runtime
-        runtime.web_app = (
-            web.Application()
-            if bolt is None
-            else build_web_app(
-                ServerParts(
-                    bolt=bolt,
-                    health=health,
-                    metrics=metrics,
-                    stats=runtime.stats,
-                    admin_token=settings.admin_token.get_secret_value()
-                    if settings.admin_token
-                    else None,
-                    max_body_bytes=settings.max_body_bytes,
-                    # thread sync (issue 7): Gorgias HTTP-integration callbacks
-                    extra_routes=gorgias_webhook_routes(
-                        settings.gorgias_webhook_token.get_secret_value()
-                        if settings.gorgias_webhook_token
-                        else None,
-                        queue,
-                        links,
-                    ),
-                )
-            )
-        )
+        if bolt is not None:
+            runtime.web_app, runtime.ops_app = web_apps(runtime, bolt, signing)
         try:
             yield runtime
         finally:

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ticketbolt.bot.logs import redact_text
+
 CheckFn = Callable[[], Awaitable[str]]
 
 
@@ -15,12 +17,20 @@ class Degraded(Exception):
     """The dependency answers but not fully (e.g. the cache fell back to memory)."""
 
 
+class NotConfigured(Exception):
+    """Nothing is set for this dependency, on purpose: it is off, not failing."""
+
+
+class Misconfigured(Exception):
+    """Part of a dependency is set and part is missing; the message names what is missing."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
     ok: bool
-    state: str  # ok | degraded | down
-    latency_ms: float
+    state: str  # ok | degraded | down | off (not configured)
+    latency_ms: float | None  # None when nothing was reached
     detail: str
     setting: str = ""  # the variable to look at when it is down
 
@@ -53,18 +63,23 @@ class HealthChecker:
             state = "ok"
         except Degraded as exc:
             detail, state = str(exc), "degraded"
+        except NotConfigured as exc:
+            detail, state = str(exc), "off"
+        except Misconfigured as exc:
+            detail, state = str(exc), "down"
         except TimeoutError:
             detail, state = f"no answer within {self._timeout:g}s", "down"
         except Exception as exc:
-            detail, state = f"{type(exc).__name__}: {exc}"[:300], "down"
-        latency = round((time.perf_counter() - started) * 1000, 1)
+            detail, state = redact_text(f"{type(exc).__name__}: {exc}")[:300], "down"
+        reached = state in ("ok", "degraded") or detail.startswith("no answer")
+        latency = round((time.perf_counter() - started) * 1000, 1) if reached else None
         return CheckResult(
             check.name,
             state != "down",
             state,
             latency,
             detail,
-            check.setting if state == "down" else "",
+            check.setting if state not in ("ok",) else "",
         )
 
     async def run(self, *, fresh: bool = False) -> list[CheckResult]:

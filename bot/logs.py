@@ -17,12 +17,15 @@ SECRET_VALUES = re.compile(
     r"|sk-[A-Za-z0-9_-]{8,}"  # OpenAI-style keys
     r"|(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}"  # Authorization header values
 )
+# The password of a URL's user information: scheme://user:PASSWORD@host
+URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):([^@\s]+)@")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 REDACTED = "[redacted]"
 
 
 def redact_text(text: str) -> str:
     """Replace anything that looks like a credential or an e-mail address."""
+    text = URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     return EMAIL.sub("[email]", SECRET_VALUES.sub(REDACTED, text))
 
 

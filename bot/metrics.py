@@ -58,6 +58,18 @@ class Metrics:
             ["name"],
             registry=r,
         )
+        self.socket_state = Gauge(
+            "ticketbolt_slack_socket_state",
+            "1 for the Socket Mode connection's state: connecting, connected or reconnecting",
+            ["state"],
+            registry=r,
+        )
+        self.socket_reconnects = Counter(
+            "ticketbolt_slack_socket_reconnects",
+            "Socket Mode connections replaced, by reason: dropped, stalled or refresh",
+            ["reason"],
+            registry=r,
+        )
         self.assistant_messages = Counter(
             "ticketbolt_assistant_messages",
             "Assistant messages by stage and outcome",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from sqlalchemy.exc import SQLAlchemyError
 
 from ticketbolt.bot.container import Runtime, open_runtime
 from ticketbolt.bot.db.migrate import upgrade
-from ticketbolt.bot.settings import Settings
+from ticketbolt.bot.logs import redact_text
+from ticketbolt.bot.settings import Settings, StartupError
 
 log = logging.getLogger("ticketbolt")
 
@@ -21,6 +24,31 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+
+async def migrate(runtime: Runtime) -> None:
+    """Bring the schema up to date; an unreachable database is a `StartupError` naming
+    DATABASE_URL (its password masked), not a traceback."""
+    try:
+        await upgrade(runtime.engine)
+    except (OSError, SQLAlchemyError) as exc:
+        url = redact_text(runtime.settings.database_url)
+        reason = redact_text(str(getattr(exc, "orig", None) or exc).splitlines()[0])[:200]
+        raise StartupError(
+            f"DATABASE_URL: cannot reach the database at {url}: {type(exc).__name__}: {reason}"
+        ) from None
+
+
+async def start_ops(runtime: Runtime) -> web.AppRunner | None:
+    """/metrics and detailed /readyz on TICKETBOLT_METRICS_HOST:TICKETBOLT_METRICS_PORT."""
+    port = runtime.settings.metrics_port
+    if port is None or runtime.ops_app is None:
+        return None
+    runner = web.AppRunner(runtime.ops_app, access_log=None, shutdown_timeout=2)
+    await runner.setup()
+    await web.TCPSite(runner, runtime.settings.metrics_host, port).start()
+    log.info("operations port open", extra={"host": runtime.settings.metrics_host, "port": port})
+    return runner
 
 
 async def start_http(runtime: Runtime, host: str, port: int) -> web.AppRunner:
@@ -45,16 +73,29 @@ async def serve(
     async with open_runtime(settings, search_path=search_path) as runtime:
         # Added before the runner freezes the application (the sandbox serves its page here).
         runtime.web_app.add_routes(extra_routes)
-        await upgrade(runtime.engine)
+        await migrate(runtime)
         runner = await start_http(runtime, settings.host, settings.port)
-        socket_handler = None
+        ops = await start_ops(runtime)
+        socket_handler, socket_watch = None, None
         if settings.socket_mode and settings.slack_app_token and runtime.bolt is not None:
             # Created here, not earlier: its client needs the running loop.
             socket_handler = AsyncSocketModeHandler(
-                runtime.bolt, settings.slack_app_token.get_secret_value(), web_client=runtime.slack
+                runtime.bolt,
+                settings.slack_app_token.get_secret_value(),
+                web_client=runtime.slack,
+                ping_interval=settings.socket_ping_seconds,
             )
+            if runtime.socket_watch is not None:
+                runtime.socket_watch.attach(socket_handler.client)  # before the first hello
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
+            if runtime.socket_watch is not None:
+                socket_watch = asyncio.create_task(runtime.socket_watch.run())
         worker_task = asyncio.create_task(runtime.worker().run(stop)) if with_worker else None
+        if not settings.agents:
+            log.warning(
+                "TICKETBOLT_AGENTS is not set: anyone in the workspace can resolve and reopen "
+                "tickets; set it to the Slack user or user-group ids of your agents"
+            )
         log.info(
             "ticketbolt serving",
             extra={
@@ -69,9 +110,15 @@ async def serve(
             await stop.wait()
         finally:
             log.info("shutting down")
+            if socket_watch is not None:
+                socket_watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await socket_watch
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]  # as above
             await runner.cleanup()
+            if ops is not None:
+                await ops.cleanup()
             if worker_task is not None:
                 await worker_task
 
@@ -81,5 +128,5 @@ async def work(settings: Settings, *, stop: asyncio.Event | None = None) -> None
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     async with open_runtime(settings) as runtime:
-        await upgrade(runtime.engine)
+        await migrate(runtime)
         await runtime.worker().run(stop)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ticketbolt.bot.logs import redact_text
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ticketbolt.db"
 
 
 class SettingsError(Exception):
     """Configuration is invalid; the message names each variable to fix."""
+
+
+class StartupError(Exception):
+    """A configured dependency cannot be reached at start; the message names its variable."""
 
 
 class Settings(BaseSettings):
@@ -26,6 +33,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # Socket Mode pings this often; nothing heard for three pings forces a reconnect.
+    socket_ping_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias="TICKETBOLT_SOCKET_PING_SECONDS"
+    )
 
     gorgias_account: str | None = Field(None, validation_alias="GORGIAS_ACCOUNT")
     gorgias_base_url: str | None = Field(None, validation_alias="GORGIAS_BASE_URL")
@@ -47,6 +58,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="TICKETBOLT_HOST")
     port: int = Field(3000, ge=0, le=65535, validation_alias="TICKETBOLT_PORT")
     admin_token: SecretStr | None = Field(None, validation_alias="TICKETBOLT_ADMIN_TOKEN")
+    # /metrics and /readyz with details on their own port, away from Slack's public endpoint.
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, validation_alias="TICKETBOLT_METRICS_PORT"
+    )
+    metrics_host: str = Field("127.0.0.1", validation_alias="TICKETBOLT_METRICS_HOST")
 
     create_reaction: str = Field("ticket", validation_alias="TICKETBOLT_CREATE_REACTION")
     resolve_reaction: str = Field(
@@ -71,6 +87,11 @@ class Settings(BaseSettings):
     assistant_rate_per_minute: int = Field(
         10, ge=1, validation_alias="TICKETBOLT_ASSISTANT_RATE_PER_MINUTE"
     )
+    # Assistant hand-off tickets opened in the last hour: per customer, and in all.
+    handoffs_per_customer_hour: int = Field(
+        3, ge=1, validation_alias="TICKETBOLT_HANDOFFS_PER_CUSTOMER_HOUR"
+    )
+    handoffs_per_hour: int = Field(200, ge=1, validation_alias="TICKETBOLT_HANDOFFS_PER_HOUR")
     cache_ttl_intents: float = Field(3600, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_INTENTS")
     cache_ttl_kb: float = Field(86400, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_KB")
     cache_ttl_responses: float = Field(
@@ -89,6 +110,17 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias="TICKETBOLT_JOB_LEASE_SECONDS")
     job_poll_interval: float = Field(0.5, gt=0, validation_alias="TICKETBOLT_JOB_POLL_INTERVAL")
     worker_concurrency: int = Field(4, ge=1, validation_alias="TICKETBOLT_WORKER_CONCURRENCY")
+    # After SIGTERM, in-flight jobs get this long; the rest are released, never re-run blind.
+    shutdown_grace: float = Field(10.0, ge=0, validation_alias="TICKETBOLT_SHUTDOWN_GRACE")
+    # A request that got no answer may still be carried out upstream; wait this long before a
+    # retry looks up what it did (longer than the Gorgias and Slack client timeouts).
+    upstream_settle: float = Field(
+        20.0, ge=0, validation_alias="TICKETBOLT_UPSTREAM_SETTLE_SECONDS"
+    )
+    retention_days: float = Field(30.0, gt=0, validation_alias="TICKETBOLT_RETENTION_DAYS")
+    audit_retention_days: float = Field(
+        365.0, gt=0, validation_alias="TICKETBOLT_AUDIT_RETENTION_DAYS"
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="TICKETBOLT_MAX_BODY_BYTES")
     log_level: str = Field("INFO", validation_alias="TICKETBOLT_LOG_LEVEL")
     log_format: str = Field("json", validation_alias="TICKETBOLT_LOG_FORMAT")
@@ -120,6 +152,15 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
                 "use 'sqlite+aiosqlite:///path.db' or 'postgresql+asyncpg://user@host/db'"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "use 'redis://host:6379/0' (or rediss:// for TLS, unix:// for a socket)"
             )
         return value
 
@@ -161,6 +202,18 @@ class Settings(BaseSettings):
     def gorgias_configured(self) -> bool:
         return bool(self.gorgias_api_url and self.gorgias_username and self.gorgias_api_key)
 
+    def gorgias_missing(self) -> list[str]:
+        """The Gorgias variables still to set (all three when none is)."""
+        return [
+            name
+            for name, value in (
+                ("GORGIAS_ACCOUNT or GORGIAS_BASE_URL", self.gorgias_api_url),
+                ("GORGIAS_USERNAME", self.gorgias_username),
+                ("GORGIAS_API_KEY", self.gorgias_api_key),
+            )
+            if not value
+        ]
+
     def problems(self) -> list[tuple[str, str]]:
         """Combinations that are individually valid but unusable together: (variable, why)."""
         found: list[tuple[str, str]] = []
@@ -169,16 +222,7 @@ class Settings(BaseSettings):
         if self.slack_app_token and not self.slack_bot_token:
             found.append(("SLACK_BOT_TOKEN", "required when SLACK_APP_TOKEN is set"))
         if self.slack_bot_token and not self.gorgias_configured:
-            missing = [
-                name
-                for name, value in (
-                    ("GORGIAS_ACCOUNT or GORGIAS_BASE_URL", self.gorgias_api_url),
-                    ("GORGIAS_USERNAME", self.gorgias_username),
-                    ("GORGIAS_API_KEY", self.gorgias_api_key),
-                )
-                if not value
-            ]
-            found.extend((name, "required to create tickets") for name in missing)
+            found.extend((name, "required to create tickets") for name in self.gorgias_missing())
         return found
 
 
@@ -191,6 +235,23 @@ def _variable_name(loc: tuple[int | str, ...]) -> str:
     return field.upper()
 
 
+def _shown(value: Any, loc: tuple[int | str, ...]) -> str:
+    """A rejected value as an error may show it: tokens masked, and in a URL setting anything
+    between a colon and an '@' (a password, even in a URL too malformed to parse)."""
+    shown = redact_text(repr(value))
+    if _variable_name(loc).endswith("URL"):
+        shown = re.sub(r":[^:@/\s]+@", ":[redacted]@", shown)
+    return shown
+
+
+def _problem(loc: tuple[int | str, ...], message: str, given: Any) -> str:
+    """One line of a settings error; a secret's value is never shown, others masked."""
+    name = _variable_name(loc)
+    if any(word in name.lower() for word in ("token", "secret", "key")):
+        return f"{name}: {message}"
+    return f"{name}: {message} (got {_shown(given, loc)})"
+
+
 def load_settings(values: dict[str, Any] | None = None) -> Settings:
     """Settings from `values` (tests) or the environment; `SettingsError` names what is wrong."""
     try:
@@ -198,12 +259,5 @@ def load_settings(values: dict[str, Any] | None = None) -> Settings:
             return Settings()
         return Settings.model_validate(values)
     except ValidationError as exc:
-        lines = [
-            f"{_variable_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-            if "token" not in _variable_name(err["loc"]).lower()
-            and "secret" not in _variable_name(err["loc"]).lower()
-            and "key" not in _variable_name(err["loc"]).lower()
-            else f"{_variable_name(err['loc'])}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        lines = [_problem(err["loc"], err["msg"], err.get("input")) for err in exc.errors()]
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

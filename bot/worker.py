@@ -14,6 +14,7 @@ from ticketbolt.bot.db.jobs import JobQueue, JobRecord
 from ticketbolt.bot.logs import bind_correlation_id, clear_correlation_id
 from ticketbolt.bot.metrics import Metrics
 from ticketbolt.handlers.deps import JobHandler, PermanentJobError
+from ticketbolt.handlers.failures import classify
 
 log = logging.getLogger("ticketbolt.worker")
 
@@ -34,6 +35,7 @@ class Worker:
         concurrency: int = 4,
         poll_interval: float = 0.5,
         grace_seconds: float = 10.0,
+        settle_seconds: float = 20.0,
         owner: str | None = None,
         maintenance: Callable[[], Awaitable[object]] | None = None,
         maintenance_interval: float = 3600.0,
@@ -44,6 +46,7 @@ class Worker:
         self._concurrency = concurrency
         self._poll = poll_interval
         self._grace = grace_seconds
+        self._settle = settle_seconds
         self.owner = owner or worker_id()
         self._running: dict[asyncio.Task[None], JobRecord] = {}
         self._maintenance = maintenance
@@ -52,6 +55,24 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"owner": self.owner})
+        renewing = asyncio.create_task(self._renew_leases())
+        try:
+            await self._loop(stop)
+        finally:
+            renewing.cancel()
+
+    async def _renew_leases(self) -> None:
+        """Keep the leases of running jobs fresh, so a slow job is never claimed twice."""
+        interval = max(0.05, self._queue.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            ids = [job.id for job in self._running.values()]
+            try:
+                await self._queue.extend(ids, self.owner)
+            except Exception:  # the database may be briefly down; the next round tries again
+                log.warning("renewing job leases failed", exc_info=True)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._maintain()
             free = self._concurrency - len(self._running)
@@ -91,15 +112,21 @@ class Worker:
             waiter.cancel()
 
     async def _drain(self) -> None:
+        """Give running jobs the grace; then cancel the rest, wait for them to stop, release."""
         if not self._running:
             return
         _, pending = await asyncio.wait(list(self._running), timeout=self._grace)
+        jobs = {task: self._running[task] for task in pending if task in self._running}
         for task in pending:
-            job = self._running.get(task)
             task.cancel()
-            if job is not None:
-                await self._queue.release(job, self.owner)
-                log.info("job released on shutdown", extra={"job_id": job.id})
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)
+        for job in jobs.values():
+            await self._queue.release(job, self.owner, settle_seconds=self._settle)
+            log.info(
+                "job released on shutdown; its next attempt checks what this one did",
+                extra={"job_id": job.id, "kind": job.kind, "retry_in_s": self._settle},
+            )
 
     async def _execute(self, job: JobRecord) -> None:
         bind_correlation_id(job.correlation_id or f"job-{job.id}")
@@ -112,23 +139,24 @@ class Worker:
             await handler(job)
         except asyncio.CancelledError:
             raise
-        except PermanentJobError as exc:
-            outcome = "failed"
-            log.warning(
-                "job failed permanently",
-                extra={"job_id": job.id, "kind": job.kind, "error": str(exc)},
-            )
-            await self._queue.fail(
-                JobRecord(**{**job.__dict__, "attempts": job.max_attempts}), self.owner, str(exc)
-            )
         except Exception as exc:
-            state = await self._queue.fail(job, self.owner, f"{type(exc).__name__}: {exc}")
-            outcome = "failed" if state == "failed" else "retry"
-            log.warning(
-                "job attempt failed",
-                extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "next": state},
-                exc_info=exc,
+            kind = classify(exc)
+            error = (
+                str(exc) if isinstance(exc, PermanentJobError) else f"{type(exc).__name__}: {exc}"
             )
+            state = await self._queue.fail(
+                job,
+                self.owner,
+                error,
+                permanent=kind == "permanent",
+                not_before=self._settle if kind == "unsettled" else 0.0,
+            )
+            outcome = "failed" if state == "failed" else "retry"
+            extra = {"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "next": state}
+            if kind == "permanent":
+                log.warning("job failed permanently", extra={**extra, "error": error[:300]})
+            else:
+                log.warning("job attempt failed", extra={**extra, "cause": kind}, exc_info=exc)
         else:
             await self._queue.complete(job, self.owner)
         finally:

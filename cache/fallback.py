@@ -1,7 +1,8 @@
-"""A cache that prefers Redis and serves from memory while Redis is unreachable."""
+"""A cache that prefers Redis and serves from memory while Redis is unreachable or frozen."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -14,10 +15,13 @@ log = logging.getLogger(__name__)
 
 
 class FallbackCache:
-    """Routes to `primary` until it fails, then to `secondary` for `retry_after` seconds.
+    """Routes to `primary` until it fails, then to `secondary` until a probe finds it back.
 
-    After the pause one call tries the primary again, so the cache returns to Redis on its own
-    once Redis is back. Nothing raises to the caller: a cache outage must not become a bot outage.
+    A failed call (an error, or no answer within `timeout`) marks the primary down. While it is
+    down, every call goes straight to the secondary; every `retry_after` seconds one background
+    probe pings the primary, and the first probe that succeeds brings it back. So a Redis that
+    is frozen (open sockets, no answers) costs one bounded wait, never one per request. Nothing
+    raises to the caller: a cache outage must not become a bot outage.
     """
 
     def __init__(
@@ -26,17 +30,21 @@ class FallbackCache:
         secondary: Cache,
         retry_after: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        timeout: float = 0.5,
     ):
         self._primary = primary
         self._secondary = secondary
         self._retry_after = retry_after
         self._clock = clock
-        self._down_until = 0.0
+        self._timeout = timeout
+        self._down = False
+        self._probe_at = 0.0
+        self._probe: asyncio.Task[None] | None = None
         self._stats = CacheStats()
 
     @property
     def degraded(self) -> bool:
-        return self._down_until > self._clock()
+        return self._down
 
     @property
     def backend(self) -> str:
@@ -47,19 +55,46 @@ class FallbackCache:
     def stats(self) -> CacheStats:
         return self._stats
 
+    def _mark_down(self, why: object) -> None:
+        if not self._down:
+            log.warning("cache primary unavailable, using %s: %s", self._secondary.backend, why)
+        self._down = True
+        self._probe_at = self._clock() + self._retry_after
+
+    def _mark_up(self) -> None:
+        if self._down:
+            log.warning("cache primary answers again, using %s", self._primary.backend)
+        self._down = False
+
+    async def _on_primary(self, op: Callable[[Cache], Awaitable[T]]) -> T:
+        try:
+            return await asyncio.wait_for(op(self._primary), self._timeout)
+        except TimeoutError as exc:
+            raise CacheUnavailable(f"no answer within {self._timeout:g}s") from exc
+
+    def _maybe_probe(self) -> None:
+        running = self._probe is not None and not self._probe.done()
+        if running or self._clock() < self._probe_at:
+            return
+        self._probe_at = self._clock() + self._retry_after
+        self._probe = asyncio.create_task(self._probe_primary())
+
+    async def _probe_primary(self) -> None:
+        try:
+            await self._on_primary(lambda c: c.ping())
+        except CacheUnavailable:
+            self._probe_at = self._clock() + self._retry_after
+        else:
+            self._mark_up()
+
     async def _call(self, op: Callable[[Cache], Awaitable[T]]) -> T:
-        if not self.degraded:
+        if not self._down:
             try:
-                result = await op(self._primary)
+                return await self._on_primary(op)
             except CacheUnavailable as exc:
-                if self._down_until == 0.0 or not self.degraded:
-                    log.warning(
-                        "cache primary unavailable, using %s: %s", self._secondary.backend, exc
-                    )
-                self._down_until = self._clock() + self._retry_after
-            else:
-                self._down_until = 0.0
-                return result
+                self._mark_down(exc)
+        else:
+            self._maybe_probe()
         return await op(self._secondary)
 
     async def get(self, key: str) -> bytes | None:
@@ -80,10 +115,21 @@ class FallbackCache:
         return await self._call(lambda c: c.size())
 
     async def ping(self) -> None:
-        """Probe the primary; raise only when it is down (the fallback still serves)."""
+        """Probe the primary within the timeout; raise only when it is down (the fallback
+        still serves)."""
         try:
-            await self._primary.ping()
-        except CacheUnavailable:
-            self._down_until = self._clock() + self._retry_after
+            await self._on_primary(lambda c: c.ping())
+        except CacheUnavailable as exc:
+            self._mark_down(exc)
             raise
-        self._down_until = 0.0
+        self._mark_up()
+
+    async def probe_finished(self) -> None:
+        """Wait for a background probe of the primary, if one is running."""
+        if self._probe is not None:
+            await asyncio.wait([self._probe])
+
+    async def aclose(self) -> None:
+        """Stop a probe still waiting on the primary."""
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()

@@ -19,6 +19,16 @@ KB_TTL = 24 * 3600.0
 RESPONSES_TTL = 1800.0
 
 
+def content_hash(*parts: str) -> str:
+    """A short, stable digest of texts (a prompt, knowledge-base passages) for cache keys.
+
+    Keys carry the content itself, hashed, rather than a version someone must remember to bump:
+    editing a prompt or a passage changes the key at once.
+    """
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
+
+
 @dataclass
 class LayerStats:
     """What one layer has saved: hits and misses, and the tokens the hits did not spend."""
@@ -56,7 +66,8 @@ class CacheLayer:
         self.stats = LayerStats()
 
     def key(self, *parts: str) -> str:
-        """A key from the (already normalised) text, model, prompt and intents versions.
+        """A key from the (already normalised) text, the model, and hashes of what shaped the
+        value: the prompt text, the intents file, the knowledge-base passages (`content_hash`).
 
         The parts are hashed, so customer text never appears in key names or in Redis MONITOR.
         """

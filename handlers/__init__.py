@@ -16,6 +16,11 @@ def register_all(app: Any, deps: Deps) -> None:
     catch_all.register(app, deps)
 
 
+def required_scopes() -> set[str]:
+    """Every bot scope the registered features declare (manifest.yml lists exactly these)."""
+    return {scope for module in _features() for scope in getattr(module, "SCOPES", {})}
+
+
 def _features() -> list[Any]:
     """Feature modules in registration order; `messages` follows those that add consumers."""
     from ticketbolt.handlers import assistant, commands, messages, reactions, shortcuts, sync

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ticketbolt.handlers.assistant_handoff import Handoff
+from ticketbolt.handlers.assistant_handoff import HANDOFF_JOB, Handoff
 from ticketbolt.handlers.deps import Deps, JobLike
 from ticketbolt.handlers.filters import is_human_message
 
@@ -52,12 +52,10 @@ def register(app: Any, deps: Deps) -> None:
         if not is_human_message(event) or deps.assistant is None:
             return
         team, channel, user = str(body.get("team_id", "")), event["channel"], event["user"]
-        if (
-            not in_dm
-            and event.get("thread_ts")
-            and await deps.links.by_thread(team, channel, event["thread_ts"])
-        ):
-            return  # a ticketed thread belongs to the people working the ticket
+        if event.get("thread_ts") and await deps.links.by_thread(team, channel, event["thread_ts"]):
+            # A ticketed thread (in a DM too) belongs to the people working the ticket; thread
+            # sync adds its replies to the ticket.
+            return
         key, thread = conversation_of(team, channel, event, in_dm)
         # The per-user budget is checked before anything else costs money.
         count = await deps.cache.incr(f"assistant-rate:{team}:{user}", 60)
@@ -82,6 +80,10 @@ def register(app: Any, deps: Deps) -> None:
     async def run_reply(job: JobLike) -> None:
         p = job.payload
         engine, turns = deps.assistant, deps.turns
+        handed_off = await handoff.open_for(p)
+        if handed_off is not None:
+            await handoff.follow_up(job, p, handed_off)
+            return
         if p["refused"]:
             await say(p, REFUSAL)
             return
@@ -109,4 +111,4 @@ def register(app: Any, deps: Deps) -> None:
     deps.message_consumers.append(on_message)
     deps.mention_consumers.append(on_mention)
     deps.job_handlers["assistant_reply"] = run_reply
-    deps.job_handlers["handoff_ticket"] = handoff.run
+    deps.job_handlers[HANDOFF_JOB] = handoff.run

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from ticketbolt.cache.layers import CacheLayers
+from ticketbolt.cache.layers import CacheLayers, content_hash
+from ticketbolt.handlers.sync_gorgias import mrkdwn_escape
 from ticketbolt.integrations.intents.cascade import Decision, IntentCascade
 from ticketbolt.integrations.intents.config import Intent, IntentsConfig
 from ticketbolt.integrations.intents.kb import KnowledgeBase, Passage
@@ -24,6 +25,7 @@ FRUSTRATION = re.compile(
     re.I,
 )
 Action = Literal["answer", "clarify", "handoff"]
+PASSAGES = 3  # retrieved per question, and given to the writer
 
 
 class TurnLike(Protocol):
@@ -127,27 +129,38 @@ class AssistantEngine:
         return Reply("handoff", "", decision.intent, decision.stage, reason)
 
     async def _passages(self, text: str, topic: str) -> list[Passage]:
-        key = self.layers.kb.key(normalize(text), topic, str(len(self.kb)))
+        # An edited file is read now, and its new fingerprint keys the cache: no stale passages.
+        self.kb.refresh()
+        key = self.layers.kb.key(normalize(text), topic, self.kb.fingerprint, str(PASSAGES))
         cached = await self.layers.kb.get_json(key)
         if isinstance(cached, list) and cached:
             return [Passage(**p) for p in cached]
-        passages = self.kb.retrieve(text, k=3, topic=topic)
+        passages = self.kb.retrieve(text, k=PASSAGES, topic=topic)
         if passages:
             await self.layers.kb.set_json(key, [p.__dict__ for p in passages])
         return passages
 
     async def _write(self, text: str, intent: str, passages: Sequence[Passage]) -> str:
+        """The LLM's grounded answer (escaped for Slack), else the best passage as a template."""
         if self.writer is None:
             return templated(passages)
-        key = self.layers.responses.key(normalize(text), intent, self.writer.model, "answer-v1")
+        key = self.layers.responses.key(
+            normalize(text),
+            intent,
+            self.writer.model,
+            self.writer.prompt_hash,
+            content_hash(*(f"{p.title}\n{p.text}" for p in passages)),
+        )
         cached = await self.layers.responses.get_json(key)
         if isinstance(cached, dict) and cached.get("text"):
-            return str(cached["text"])
+            return mrkdwn_escape(str(cached["text"]))
         try:
             answer = await self.writer.write(text, passages)
         except LlmError:
-            return templated(passages)  # a failed LLM still leaves a useful, uncached answer
+            # Failed, or not grounded on the passages: the template is useful and never cached.
+            return templated(passages)
         await self.layers.responses.set_json(
             key, {"text": answer.text}, tokens=answer.usage.total_tokens
         )
-        return answer.text
+        # Model output is text, never markup: no <!channel>, mentions or disguised links.
+        return mrkdwn_escape(answer.text)

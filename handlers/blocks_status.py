@@ -16,6 +16,7 @@ STATE_ICONS = {
     "ok": ":large_green_circle:",
     "degraded": ":large_yellow_circle:",
     "down": ":red_circle:",
+    "off": ":white_circle:",
 }
 CHECK_LABELS = {
     "database": "Database",
@@ -62,9 +63,12 @@ def duration(seconds: float) -> str:
     return " ".join(shown)
 
 
-def usage() -> Answer:
+def usage(problem: str = "") -> Answer:
+    """The command list; `problem` (what was wrong with the command) goes first when given."""
     text = "Usage: /ticketbolt status | cache | ticket <id> | help"
-    return text, [
+    told = [_section(f":warning: {problem}")] if problem else []
+    return f"{text}\n{problem}".rstrip(), [
+        *told,
         _section(
             "*`/ticketbolt` commands*\n"
             "• `/ticketbolt status` — health of every dependency, the job queue, version\n"
@@ -74,6 +78,18 @@ def usage() -> Answer:
         ),
         _context("Answers are visible only to you."),
     ]
+
+
+def unknown_subcommand(given: str) -> str:
+    """Why `/ticketbolt <given>` got the usage instead of an answer."""
+    shown = escape(given if len(given) <= 40 else given[:39] + "…").replace("`", "'")
+    return f"I don't know `{shown}`. Here is what I can do:"
+
+
+def not_a_ticket_id(given: str) -> str:
+    """Why `ticket <given>` was refused; `given` is shown as typed, shortened and escaped."""
+    shown = escape(given if len(given) <= 40 else given[:39] + "…").replace("`", "'")
+    return f"`{shown}` is not a ticket number: use its digits only, like `/ticketbolt ticket 1234`."
 
 
 def refused() -> Answer:
@@ -91,10 +107,11 @@ def problem(text: str) -> Answer:
 def _check_line(check: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     name, state = str(check["name"]), str(check["state"])
     label = CHECK_LABELS.get(name, name)
-    latency = float(check["latency_ms"])
+    latency = check.get("latency_ms")
+    took = "" if latency is None else f"{float(latency):.{1 if float(latency) < 10 else 0}f} ms "
     line = (
         f"{STATE_ICONS.get(state, ':grey_question:')} *{label}* {state} · "
-        f"{latency:.{1 if latency < 10 else 0}f} ms — {escape(str(check['detail']))}"
+        f"{took}— {escape(str(check['detail']))}"
     )
     backend = str((report.get("cache") or {}).get("backend", ""))
     if name == "cache" and backend and backend != check["detail"]:
@@ -136,7 +153,7 @@ def _queue_line(queue: Mapping[str, Any]) -> str:
 def status_report(report: Mapping[str, Any]) -> Answer:
     """Every dependency with state and latency, Gorgias' circuit and headroom, the queue."""
     checks = list(report.get("checks") or [])
-    troubled = [f"{c['name']} {c['state']}" for c in checks if c["state"] != "ok"]
+    troubled = [f"{c['name']} {c['state']}" for c in checks if c["state"] not in ("ok", "off")]
     summary = "all dependencies ok" if not troubled else ", ".join(troubled)
     lines = [_check_line(c, report) for c in checks]
     if "queue" in report:

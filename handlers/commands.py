@@ -14,6 +14,7 @@ from ticketbolt.handlers import blocks_status as ui
 from ticketbolt.handlers.deps import Deps
 from ticketbolt.handlers.slack_context import SlackReader
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
+from ticketbolt.integrations.ids import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,25 @@ class Request:
 
     sub: str
     ticket_id: int | None = None
+    problem: str = ""  # why a `help` answer replaced what was asked, shown above the usage
 
     @classmethod
     def parse(cls, text: str) -> Request:
         words = text.split()
         sub = words[0].lower() if words else "help"
         if sub == "ticket":
-            given = words[1].lstrip("#") if len(words) == 2 else ""
-            return cls("ticket", int(given)) if given.isdigit() else cls("help")
-        return cls(sub if sub in BACKGROUND else "help")
+            if len(words) != 2:
+                return cls(
+                    "help",
+                    problem="`ticket` needs one ticket number, like `/ticketbolt ticket 1234`.",
+                )
+            ticket_id = parse_id(words[1].removeprefix("#"))
+            if ticket_id is None:
+                return cls("help", problem=ui.not_a_ticket_id(words[1]))
+            return cls("ticket", ticket_id)
+        if sub in BACKGROUND or sub == "help":
+            return cls(sub)
+        return cls("help", problem=ui.unknown_subcommand(words[0]))
 
 
 class Answers:
@@ -57,6 +68,11 @@ class Answers:
         """Answer on the command's `response_url`; a failure still tells the person."""
         try:
             text, blocks = await self.answer(request, team_id, user_id)
+        except SlackApiError as exc:
+            # Slack refused a read (an unknown user, a revoked token): its answer, not our fault.
+            error = exc.response.get("error")
+            log.warning("/ticketbolt %s: Slack refused a read: %s", request.sub, error)
+            text, blocks = ui.problem(f"Slack refused to answer (`{error}`); try again later.")
         except Exception:
             # Nothing else would ever see this task's error (it runs after the ack), and the
             # person would wait for an answer that never comes.
@@ -122,7 +138,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_ticketbolt(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         request = Request.parse(str(body.get("text") or ""))
         if request.sub == "help":
-            text, blocks = ui.usage()
+            text, blocks = ui.usage(request.problem)
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         await ack(text=ui.CHECKING, response_type="ephemeral")

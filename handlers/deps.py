@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -19,6 +20,8 @@ class JobLike(Protocol):
     def attempts(self) -> int: ...
     @property
     def last_attempt(self) -> bool: ...
+    @property
+    def outcome_unknown(self) -> bool: ...
 
 
 class JobSink(Protocol):
@@ -73,6 +76,14 @@ class LinkStore(Protocol):
         customer_id: int | None = None,
     ) -> None: ...
     async def set_status(self, ticket_id: int, status: str) -> None: ...
+    async def count_since(
+        self,
+        since: datetime,
+        *,
+        source: str,
+        team_id: str | None = None,
+        created_by: str | None = None,
+    ) -> int: ...
 
 
 class AuditSink(Protocol):
@@ -119,6 +130,8 @@ class FeatureConfig:
     agents: frozenset[str] = frozenset()
     assistant_channels: frozenset[str] = frozenset()
     assistant_rate_per_minute: int = 10
+    handoffs_per_customer_hour: int = 3
+    handoffs_per_hour: int = 200
     gorgias_app_url: str = ""
     sync_gorgias_notes: bool = False
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers import blocks_status as ui
 from ticketbolt.handlers.deps import Deps
@@ -27,6 +28,7 @@ SHORTCUT = SLACK_SHORTCUTS[0]
 MODAL = "create_ticket_form"
 MAX_SUBJECT = 998  # Gorgias' limit for a ticket subject
 MAX_TAG = 256  # Gorgias' limit for a tag name
+LOST = "This form no longer knows its message. Use *Create ticket* on the message again."
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,13 @@ class Target:
         return json.dumps({"team": self.team_id, "channel": self.channel, "ts": self.ts})
 
     @classmethod
-    def load(cls, metadata: str) -> Target:
-        data = json.loads(metadata)
-        return cls(str(data["team"]), str(data["channel"]), str(data["ts"]))
+    def load(cls, metadata: str) -> Target | None:
+        """The target `dump` wrote, or None for metadata that is not ours."""
+        try:
+            data = json.loads(metadata)
+            return cls(str(data["team"]), str(data["channel"]), str(data["ts"]))
+        except (ValueError, RecursionError, TypeError, KeyError):
+            return None
 
     @property
     def key(self) -> str:
@@ -94,6 +100,9 @@ class CreateTicket:
         try:
             view = await self.form_for(body)
             await self._deps.slack.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            # An expired trigger or an unknown user: Slack's answer, and nothing more to do.
+            log.warning("could not open the Create ticket form: %s", exc.response.get("error"))
         except Exception:
             # This runs after the ack: nothing else would ever log its error.
             log.exception("could not open the Create ticket form")
@@ -155,19 +164,24 @@ class CreateTicket:
 def register(app: AsyncApp, deps: Deps) -> None:
     feature = CreateTicket(deps)
 
-    @app.shortcut(SHORTCUT)
+    @app.message_shortcut(SHORTCUT)  # a global shortcut has no message to ticket
     async def on_create_ticket(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         deps.spawn(feature.open_form(body))
 
     @app.view(MODAL)
     async def on_form_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        form = TicketForm.read(view["state"]["values"])
+        target = Target.load(str(view.get("private_metadata") or ""))
+        if target is None:
+            log.warning("a Create ticket form came back without its message")
+            await ack(response_action="update", view=ui.notice_modal("Create ticket", LOST))
+            return
+        form = TicketForm.read(((view.get("state") or {}).get("values")) or {})
         if form.errors:
             await ack(response_action="errors", errors=form.errors)
             return
         notice = await feature.submit(
-            Target.load(view["private_metadata"]),
+            target,
             form,
             str(body["user"]["id"]),
             str(body.get("trigger_id") or ""),

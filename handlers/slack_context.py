@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,8 @@ from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers.deps import PermanentJobError
 from ticketbolt.integrations.slack.text import find_emails, mentioned_ids, render_plain
+
+log = logging.getLogger(__name__)
 
 # Slack errors that will not go away on retry: the message or channel is gone or out of reach.
 GONE = {
@@ -19,6 +22,17 @@ GONE = {
     "is_archived",
     "missing_scope",
 }
+
+
+def warn_if_missing_scope(exc: SlackApiError, method: str) -> None:
+    """A `missing_scope` the feature can live without is still a setup error to surface."""
+    if exc.response.get("error") == "missing_scope":
+        log.warning(
+            "Slack refused %s: the app lacks the scope %s; add it to the app (manifest.yml) "
+            "and reinstall",
+            method,
+            exc.response.get("needed") or "(not named)",
+        )
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,9 @@ class SlackReader:
         return self._people[user_id]
 
     async def channel_name(self, channel_id: str) -> str:
+        if channel_id.startswith("D"):
+            # A direct message has no name; asking Slack would need im:read for nothing.
+            return "direct-message"
         if channel_id not in self._channels:
             try:
                 info = (await self._client.conversations_info(channel=channel_id))["channel"]
@@ -85,6 +102,7 @@ class SlackReader:
             except SlackApiError as exc:
                 if exc.response.get("error") not in GONE:
                     raise
+                warn_if_missing_scope(exc, "conversations.info")
                 self._channels[channel_id] = channel_id
         return self._channels[channel_id]
 
@@ -104,6 +122,7 @@ class SlackReader:
             )
         except SlackApiError as exc:
             if exc.response.get("error") in GONE:
+                warn_if_missing_scope(exc, "conversations.replies")
                 raise PermanentJobError(
                     f"message unavailable: {exc.response.get('error')}"
                 ) from exc

@@ -224,7 +224,7 @@ def register(app: Any, deps: Deps) -> None:
         if link is None or link.ticket_id is None:
             return
         mirror = TicketMirror(deps, store, p["team_id"], p["channel"], link.ticket_id)
-        await mirror.write(change, verify=job.attempts > 1)
+        await mirror.write(change, verify=job.outcome_unknown)
 
     async def run_backfill(job: JobLike) -> None:
         """The thread's replies so far, each its own message, in order; runs after the create."""

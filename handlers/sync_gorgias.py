@@ -12,6 +12,7 @@ from ticketbolt.handlers import blocks
 from ticketbolt.handlers.deps import Deps, JobLike, LinkLike, MirrorStore
 from ticketbolt.handlers.tickets import TicketService
 from ticketbolt.integrations.gorgias.models import Ticket, TicketMessage
+from ticketbolt.integrations.ids import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,6 @@ class WebhookJob:
     key: str
 
 
-def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value > 0:
-        return value
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return int(value)
-    return None
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -50,16 +41,16 @@ def webhook_job(body: Any) -> WebhookJob | None:
     """The job for a `{{context}}` delivery, keyed so Gorgias' retries of it are one job.
 
     Only ids are taken: the ticket's, the message's, and (for "closed by …", display only) the
-    acting user's name. The worker re-reads the ticket before acting on anything.
+    acting user's name. The worker re-reads the ticket before acting on anything. None when the
+    ticket id is missing, or when the ticket or message id is not one (`parse_id`).
     """
     context = _dict(body)
     ticket, message = _dict(context.get("ticket")), _dict(context.get("message"))
-    ticket_id = _positive_int(
-        ticket.get("id") or message.get("ticket_id") or context.get("ticket_id")
-    )
-    if ticket_id is None:
+    ticket_id = parse_id(ticket.get("id") or message.get("ticket_id") or context.get("ticket_id"))
+    given_message_id = message.get("id")
+    message_id = parse_id(given_message_id)
+    if ticket_id is None or (given_message_id is not None and message_id is None):
         return None
-    message_id = _positive_int(message.get("id"))
     if message_id is not None:
         ids: dict[str, Any] = {"ticket_id": ticket_id, "message_id": message_id}
         return WebhookJob(ticket_id, MESSAGE_JOB, ids, f"gorgias:message:{message_id}")

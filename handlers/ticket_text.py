@@ -41,6 +41,24 @@ def ticket_body(
     return "\n".join(lines)
 
 
+SLACK_WORDS = {
+    "user_not_found": "Slack does not know that person (a deleted or foreign user?)",
+    "channel_not_found": "Slack does not know that channel, or the bot cannot see it",
+    "not_in_channel": "the bot is not a member of this channel (invite it)",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "Slack refused the bot token (check SLACK_BOT_TOKEN)",
+    "token_revoked": "the bot token was revoked (reinstall the app, update SLACK_BOT_TOKEN)",
+}
+
+
+def _slack_words(exc: SlackApiError) -> str:
+    code = str(exc.response.get("error") or "an error")
+    if code == "missing_scope":
+        needed = exc.response.get("needed") or "a scope"
+        return f"the Slack app lacks the scope '{needed}' (reinstall it from manifest.yml)"
+    return SLACK_WORDS.get(code, f"Slack answered '{code}'")
+
+
 def describe_failure(exc: Exception, attempts: int) -> str:
     """What went wrong, in words for the people in the thread (details go to the audit log)."""
     if isinstance(exc, PermanentJobError):
@@ -52,5 +70,5 @@ def describe_failure(exc: Exception, attempts: int) -> str:
     if isinstance(exc, GorgiasUnavailable):
         return f"Gorgias could not be reached ({attempts} attempts)"
     if isinstance(exc, SlackApiError):
-        return f"Slack answered '{exc.response.get('error', 'an error')}'"
+        return _slack_words(exc)
     return f"an unexpected error ({type(exc).__name__}) after {attempts} attempts"

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers import blocks
 from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
+from ticketbolt.handlers.failures import classify
 from ticketbolt.handlers.slack_context import MessageContext, SlackReader, customer_email
 from ticketbolt.handlers.ticket_text import describe_failure, subject_of, ticket_body
 from ticketbolt.integrations.gorgias.errors import (
@@ -60,7 +61,7 @@ class TicketService:
                         key=f"backfill:{key}",
                         order_key=key,
                     )
-                ticket_id = await self._create(context, p, actor.name, key, job.attempts)
+                ticket_id = await self._create(context, p, actor.name, key, job.outcome_unknown)
             await self._announce(job, context, ticket_id, reactor)
         except Exception as exc:
             await self._notify_if_final(
@@ -69,11 +70,11 @@ class TicketService:
             raise
 
     async def _create(
-        self, context: MessageContext, p: dict[str, Any], reactor: str, key: str, attempt: int
+        self, context: MessageContext, p: dict[str, Any], reactor: str, key: str, check_first: bool
     ) -> int:
         team = p["team_id"]
         external_id = f"slack:{key}"
-        if attempt > 1:
+        if check_first:
             # An earlier try may have created the ticket and died before recording it.
             existing = await self._gorgias.find_ticket_by_external_id(external_id)
             if existing is not None:
@@ -192,7 +193,7 @@ class TicketService:
         marker: str,
     ) -> None:
         """Post in the thread; on a retried job first look for the post the last try made."""
-        if job.attempts > 1 and await self._already_posted(channel, thread_ts, marker):
+        if job.outcome_unknown and await self._already_posted(channel, thread_ts, marker):
             return
         await self._deps.slack.chat_postMessage(
             channel=channel,
@@ -233,7 +234,7 @@ class TicketService:
     async def _notify_if_final(
         self, job: JobLike, exc: Exception, action: str, channel: str, thread_ts: str
     ) -> None:
-        if not (job.last_attempt or isinstance(exc, PermanentJobError)):
+        if not (job.last_attempt or classify(exc) == "permanent"):
             return
         await self._audit(
             job.payload,

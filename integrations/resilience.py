@@ -18,6 +18,14 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class OutcomeUnknown(Exception):
+    """A request was sent and no answer came back (timeout, dropped connection, shutdown).
+
+    The upstream may still act on it, so a later attempt must wait for it to settle and then look
+    the result up by its own key before doing the work again.
+    """
+
+
 class CircuitOpen(Exception):
     """The breaker is open: the upstream is considered down and no request was made."""
 

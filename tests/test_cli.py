@@ -106,3 +106,16 @@ def test_jobs_retry_requires_an_id(tmp_path: Path) -> None:
     result = run("jobs", "retry", cwd=tmp_path)
     assert 2 == result.returncode
     assert "jobs list --state failed" in result.stderr
+
+
+def test_check_says_anyone_may_resolve_while_no_agents_are_set(tmp_path: Path) -> None:
+    """Open by default is visible: `check` names TICKETBOLT_AGENTS until it is set."""
+    open_row = _agents_row(run("check", cwd=tmp_path))
+    closed_row = _agents_row(run("check", cwd=tmp_path, TICKETBOLT_AGENTS="U0ALEX,S0TEAM"))
+    assert "anyone in the workspace can resolve" in open_row
+    assert "TICKETBOLT_AGENTS" in open_row
+    assert "2 user or group id(s) may resolve" in closed_row
+
+
+def _agents_row(done: subprocess.CompletedProcess[str]) -> str:
+    return next(line for line in done.stdout.splitlines() if line.startswith("agents"))

@@ -17,10 +17,10 @@ from referencing import Registry, Resource
 from ticketbolt import handlers
 
 ROOT = Path(__file__).resolve().parent.parent
-# Slack's published schema lives beside the checkout (shared/reference), as CI provides it.
+# Slack's published schema, kept in the repository (tests/data/slack-manifest-schema/SOURCE.md).
 SCHEMAS = Path(
     os.environ.get("TICKETBOLT_MANIFEST_SCHEMA_DIR")
-    or ROOT.parent / "shared" / "reference" / "slack-manifest-schema"
+    or ROOT / "tests" / "data" / "slack-manifest-schema"
 )
 REMOTE = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
 MANIFESTS = [ROOT / "manifest.yml", ROOT / "docs" / "manifest-socket-mode.yml"]

@@ -164,6 +164,9 @@ async def test_page_is_served_whole_from_this_machine(visitor: Visitor) -> None:
     for path, kind in (
         ("", "text/html"),
         ("sandbox/static/app.js", "text/javascript"),
+        ("sandbox/static/dom.js", "text/javascript"),
+        ("sandbox/static/mrkdwn.js", "text/javascript"),
+        ("sandbox/static/modal.js", "text/javascript"),
         ("sandbox/static/app.css", "text/css"),
     ):
         async with visitor.http.get(f"{visitor.url}{path}") as response:
@@ -210,6 +213,130 @@ async def test_the_seeded_conversation_is_there_at_once(visitor: Visitor) -> Non
     authors = {m["user_name"] for m in (await visitor.channel("support"))["messages"]}
     assert {"Bob", "Alice"} <= authors
     assert [] == state["tickets"]
+
+
+async def test_the_create_ticket_shortcut_opens_a_modal_whose_submission_makes_the_ticket(
+    visitor: Visitor,
+) -> None:
+    """The message shortcut reaches the app signed, the app opens its form for the visitor;
+    an empty subject comes back as a field error, a filled form creates the ticket."""
+    support = (await visitor.channel("support"))["id"]
+    _, posted = await visitor.act(
+        "post", **{"as": "customer"}, channel=support, text="*Wrong size* sent, order 3310"
+    )
+    ts = posted["ts"]
+    status, answer = await visitor.act(
+        "shortcut", **{"as": "agent"}, channel=support, ts=ts, callback_id="create_ticket"
+    )
+    assert (200, {"status": 200}) == (status, answer)
+    agent = (await visitor.state())["people"]["agent"]
+
+    async def modal() -> dict[str, Any] | None:
+        return (await visitor.state())["modals"].get(agent)
+
+    await eventually(modal, timeout=30, what="the Create ticket modal")
+    form = await modal()
+    assert form is not None
+    assert "create_ticket_form" == form["callback_id"]
+    initial = {b["block_id"]: b["element"].get("initial_value") for b in form["blocks"]}
+    assert ("Wrong size sent, order 3310", "Wrong size sent, order 3310") == (
+        initial["subject"],
+        initial["body"],
+    )
+
+    status, answer = await visitor.act(
+        "submit", **{"as": "agent"}, view_id=form["id"], values={"subject": " "}
+    )
+    assert (200, {"subject": "Enter a subject."}) == (status, answer["errors"])
+    values = {"subject": "Wrong size", "body": "Sent M, ordered L", "priority": "high"}
+    status, answer = await visitor.act(
+        "submit", **{"as": "agent"}, view_id=form["id"], values=values | {"tags": "returns"}
+    )
+    assert (200, {}) == (status, answer["errors"])
+
+    async def created() -> bool:
+        return bool((await visitor.state())["tickets"])
+
+    await eventually(created, timeout=30, what="the ticket from the form")
+    [ticket] = (await visitor.state())["tickets"]
+    assert "Wrong size" == ticket["subject"]
+    assert "returns" in ticket["tags"]
+    assert ticket["messages"][0]["body"].startswith("Sent M, ordered L")
+    notice = await modal()
+    assert notice is not None
+    status, _ = await visitor.act("close", **{"as": "agent"}, view_id=notice["id"])
+    assert (200, None) == (status, await modal())
+
+
+async def test_shortcuts_and_modals_refuse_what_the_visitor_cannot_do(visitor: Visitor) -> None:
+    """Only the app's shortcuts can be picked; a modal is submitted or closed only by the person
+    it is open for; form values must be texts."""
+    support = (await visitor.channel("support"))["id"]
+    ts = (await visitor.channel("support"))["messages"][0]["ts"]
+    refused = await visitor.act(
+        "shortcut", **{"as": "agent"}, channel=support, ts=ts, callback_id="delete_all"
+    )
+    assert 400 == refused[0]
+    await visitor.act(
+        "shortcut", **{"as": "agent"}, channel=support, ts=ts, callback_id="create_ticket"
+    )
+    agent = (await visitor.state())["people"]["agent"]
+
+    async def modal() -> dict[str, Any] | None:
+        return (await visitor.state())["modals"].get(agent)
+
+    await eventually(modal, timeout=30, what="the Create ticket modal")
+    form = await modal()
+    assert form is not None
+    for kind, body in (
+        ("submit", {"as": "customer", "view_id": form["id"], "values": {}}),
+        ("close", {"as": "customer", "view_id": form["id"]}),
+        ("submit", {"as": "agent", "view_id": "V404", "values": {}}),
+    ):
+        assert 404 == (await visitor.act(kind, **body))[0]
+    for values in ([], {"subject": 5}, {"subject": "x" * 3001}):
+        refused = await visitor.act("submit", **{"as": "agent"}, view_id=form["id"], values=values)
+        assert 400 == refused[0]
+    assert form == await modal()
+
+
+async def test_ticket_bodies_hold_plain_text_not_slack_markup(visitor: Visitor) -> None:
+    """A message with formatting, a link, a mention and entities becomes a ticket whose body
+    reads as plain text: no `*`, `_`, `<…>` tokens or `&amp;` left."""
+    state = await visitor.state()
+    support = (await visitor.channel("support"))["id"]
+    alice = state["people"]["agent"]
+    text = (
+        f"*Broken* _hinge_ on ~one~ `SKU-9`, photo <https://x.io/p?a=1&amp;b=2|here> "
+        f"&amp; cc <@{alice}> &lt;urgent&gt;"
+    )
+    _, posted = await visitor.act("post", **{"as": "customer"}, channel=support, text=text)
+    await visitor.act("react", **{"as": "agent"}, channel=support, ts=posted["ts"], name="ticket")
+
+    async def created() -> bool:
+        return bool((await visitor.state())["tickets"])
+
+    await eventually(created, timeout=30, what="the ticket")
+    [ticket] = (await visitor.state())["tickets"]
+    expected = "Broken hinge on one SKU-9, photo here (https://x.io/p?a=1&b=2) & cc @Alice <urgent>"
+    assert expected == ticket["messages"][0]["body"].splitlines()[0]
+    assert "Broken hinge on one SKU-9, photo here" == ticket["subject"][:37]
+
+
+async def test_a_hand_off_transcript_holds_plain_text_not_slack_markup(visitor: Visitor) -> None:
+    """The assistant's hand-off ticket carries the customer's words without Slack's marks."""
+    dm = (await visitor.channel("@Bob"))["id"]
+    for text in ("My *parcel* is _late_ &amp; lost", "I'd like to talk to a *human* please"):
+        await visitor.act("post", **{"as": "customer"}, channel=dm, text=text)
+
+    async def handed_off() -> bool:
+        return bool((await visitor.state())["tickets"])
+
+    await eventually(handed_off, timeout=60, what="the hand-off ticket")
+    [ticket] = (await visitor.state())["tickets"]
+    body = ticket["messages"][0]["body"]
+    assert "Customer: My parcel is late & lost" in body
+    assert "Customer: I'd like to talk to a human please" in body
 
 
 @pytest.mark.slow

@@ -8,8 +8,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ticketbolt import __version__
+from ticketbolt.bench import usage as bench_usage
 from ticketbolt.bot.logs import configure_logging
-from ticketbolt.bot.settings import Settings, SettingsError, load_settings
+from ticketbolt.bot.settings import Settings, SettingsError, StartupError, load_settings
+
+DESCRIPTION = (
+    "Slack chat-ops for support teams on Gorgias. "
+    "Start with `ticketbolt run` (the sandbox without Slack credentials); docs/ has the rest."
+)
 
 
 def _settings() -> Settings:
@@ -90,11 +97,12 @@ def cmd_gorgias(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ticketbolt.bench import main as bench_main
 
-    return int(bench_main([args.name, *args.rest]))
+    return int(bench_main([args.name, *args.rest] if args.name else []))
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ticketbolt", description=__doc__)
+    p = argparse.ArgumentParser(prog="ticketbolt", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"ticketbolt {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve Slack (or the sandbox without credentials)").set_defaults(
         func=cmd_run
@@ -132,21 +140,29 @@ def parser() -> argparse.ArgumentParser:
     )
     hook.add_argument("--url", required=True, help="public URL of POST /gorgias/webhook")
     hook.set_defaults(func=cmd_gorgias)
-    bench = sub.add_parser("bench", help="run a benchmark (see docs/performance.md)")
-    bench.add_argument("name")
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark (see docs/performance.md)",
+        description=bench_usage(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("name", nargs="?", help="the benchmark; omit it to list them")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # --help and --version end here, before heavy imports
     from ticketbolt.bot.assistant_setup import AssistantSetupError
 
-    args = parser().parse_args(argv)
     try:
         result: Any = args.func(args)
     except KeyboardInterrupt:  # Ctrl-C before a command installed its own handling
         return 130
+    except StartupError as exc:
+        print(f"ticketbolt: {exc}", file=sys.stderr)
+        return 1
     except (SettingsError, AssistantSetupError) as exc:
         # Configuration errors name the variable to fix; a traceback would only hide it.
         print(f"ticketbolt: {exc}", file=sys.stderr)

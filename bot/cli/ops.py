@@ -6,7 +6,8 @@ import sys
 
 from ticketbolt.bot.cli.output import print_json, print_table
 from ticketbolt.bot.container import open_runtime
-from ticketbolt.bot.db.migrate import upgrade
+from ticketbolt.bot.logs import redact_text
+from ticketbolt.bot.serve import migrate
 from ticketbolt.bot.settings import Settings
 
 
@@ -21,30 +22,36 @@ async def check(settings: Settings) -> int:
         async with open_runtime(settings) as runtime:
             results = await runtime.health.run(fresh=True)
     except Exception as exc:  # a client that cannot even be built is a configuration error
-        print(f"ticketbolt check: could not start: {exc}", file=sys.stderr)
+        print(f"ticketbolt check: could not start: {redact_text(str(exc))}", file=sys.stderr)
         return 1
-    rows = [(r.name, r.state, f"{r.latency_ms:.1f} ms", r.detail, r.setting) for r in results]
+    rows = [
+        (r.name, r.state, _latency(r.latency_ms), r.detail, r.setting if r.state != "ok" else "")
+        for r in results
+    ]
     print_table(rows, ("dependency", "state", "latency", "detail", "setting to fix"))
-    required = {"database", "cache"}
-    if not settings.sandbox:
-        required |= {"slack", "gorgias"}
     for result in results:
-        if result.name in required and result.state == "down":
-            print(f"{result.name} is down: check {result.setting}", file=sys.stderr)
+        # Down is a failure; so is a configured Redis the bot had to fall back from.
+        redis_lost = result.name == "cache" and result.state == "degraded" and settings.redis_url
+        if result.state == "down" or redis_lost:
+            print(f"{result.name} is {result.state}: check {result.setting}", file=sys.stderr)
             failures += 1
     return 1 if failures else 0
 
 
+def _latency(ms: float | None) -> str:
+    return "" if ms is None else f"{ms:.1f} ms"
+
+
 async def db_upgrade(settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
-        await upgrade(runtime.engine)
+        await migrate(runtime)
     print(f"database schema is current ({runtime.engine.dialect.name})")
     return 0
 
 
 async def jobs(settings: Settings, action: str, job_id: int | None, state: str | None) -> int:
     async with open_runtime(settings) as runtime:
-        await upgrade(runtime.engine)
+        await migrate(runtime)
         if action == "retry":
             if job_id is None:
                 print(

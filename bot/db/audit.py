@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ticketbolt.bot.db.models import AuditEntry
+from ticketbolt.bot.db.upsert import storable
 
 
 class AuditLog:
@@ -36,7 +37,7 @@ class AuditLog:
                     channel_id=channel_id,
                     message_ts=message_ts,
                     ticket_id=ticket_id,
-                    detail=detail[:2000],
+                    detail=storable(detail[:2000]),
                 )
             )
 

@@ -15,9 +15,10 @@ from sqlalchemy.orm import aliased
 
 from ticketbolt.bot.db.batch import GroupCommit
 from ticketbolt.bot.db.models import Job, ProcessedEvent
-from ticketbolt.bot.db.upsert import insert_ignore
+from ticketbolt.bot.db.upsert import insert_ignore, storable
 
 ACTIVE = ("queued", "running")
+UNFINISHED = ("queued", "running", "failed")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class JobRecord:
     @property
     def last_attempt(self) -> bool:
         return self.attempts >= self.max_attempts
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """An earlier attempt started, and what it did upstream is not known here.
+
+        Attempts are counted when a job is claimed and never given back (not on release at
+        shutdown, not when a lease expires), so any attempt after the first must look up what a
+        previous one may have created or posted before doing it again.
+        """
+        return self.attempts > 1
 
 
 def _record(row: Job) -> JobRecord:
@@ -165,6 +176,26 @@ class JobQueue:
             rows = (await session.scalars(statement)).all()
             return sorted((_record(row) for row in rows), key=lambda job: job.id)
 
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease.total_seconds()
+
+    async def extend(self, job_ids: list[int], owner: str) -> int:
+        """Renew the leases `owner` holds on these running jobs; how many it still holds.
+
+        A job that runs longer than its lease (a slow upstream) would otherwise be claimed again
+        by another worker while the first is still running it.
+        """
+        if not job_ids:
+            return 0
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Job)
+                .where(Job.id.in_(job_ids), Job.lease_owner == owner, Job.state == "running")
+                .values(lease_expires_at=self._clock() + self._lease)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def _finish(self, job_id: int, owner: str, **values: Any) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(
@@ -179,31 +210,42 @@ class JobQueue:
         self.wakeup.set()  # a job waiting behind this one in order may run now
         return done
 
-    async def fail(self, job: JobRecord, owner: str, error: str) -> str:
-        """Back off and retry, or end `failed` after the last attempt; returns the new state."""
-        if job.last_attempt:
-            await self._finish(job.id, owner, state="failed", last_error=error[:2000])
+    async def fail(
+        self,
+        job: JobRecord,
+        owner: str,
+        error: str,
+        *,
+        permanent: bool = False,
+        not_before: float = 0.0,
+    ) -> str:
+        """Back off and retry, or end `failed` after the last attempt or a permanent error;
+        `not_before` seconds is the least wait (an unanswered request settling). The new state."""
+        if permanent or job.last_attempt:
+            await self._finish(job.id, owner, state="failed", last_error=storable(error[:2000]))
             self.wakeup.set()
             return "failed"
         delay = min(self._backoff_max, self._backoff_base * 2 ** (job.attempts - 1))
-        delay *= random.uniform(0.5, 1.0)
+        delay = max(not_before, delay * random.uniform(0.5, 1.0))
         await self._finish(
             job.id,
             owner,
             state="queued",
-            last_error=error[:2000],
+            last_error=storable(error[:2000]),
             next_attempt_at=self._clock() + timedelta(seconds=delay),
         )
         return "queued"
 
-    async def release(self, job: JobRecord, owner: str) -> None:
-        """Give an unfinished job back (shutdown); the attempt it used is not counted."""
+    async def release(self, job: JobRecord, owner: str, *, settle_seconds: float = 0.0) -> None:
+        """Give an unfinished job back (shutdown). Its attempt stays counted, so the next one
+        knows the outcome is unknown; it runs after `settle_seconds`, once a request the
+        interrupted attempt sent has been answered or abandoned upstream."""
         await self._finish(
             job.id,
             owner,
             state="queued",
-            attempts=max(0, job.attempts - 1),
-            next_attempt_at=self._clock(),
+            last_error="released at shutdown while running; the next attempt checks first",
+            next_attempt_at=self._clock() + timedelta(seconds=settle_seconds),
         )
 
     async def requeue(self, job_id: int) -> bool:
@@ -236,16 +278,23 @@ class JobQueue:
         async with self._sessions() as session:
             return [_record(row) for row in await session.scalars(query)]
 
-    async def stats(self) -> dict[str, Any]:
-        """Jobs by state and the age of the oldest one waiting."""
+    async def stats(self, *, count_done: bool = True) -> dict[str, Any]:
+        """Jobs by state and the age of the oldest one waiting.
+
+        Without `count_done` only the unfinished states are counted, through the claim index,
+        so the cost follows the backlog and not the history (scrapes of /metrics use this).
+        """
+        states = ("queued", "running", "done", "failed") if count_done else UNFINISHED
         async with self._sessions() as session:
             rows = (
-                await session.execute(select(Job.state, func.count()).group_by(Job.state))
+                await session.execute(
+                    select(Job.state, func.count()).where(Job.state.in_(states)).group_by(Job.state)
+                )
             ).all()
             oldest = await session.scalar(
                 select(func.min(Job.created_at)).where(Job.state == "queued")
             )
-        counts = dict.fromkeys(("queued", "running", "done", "failed"), 0)
+        counts = dict.fromkeys(states, 0)
         counts.update({str(state): int(count) for state, count in rows})
         age = (self._clock() - _aware(oldest)).total_seconds() if oldest else 0.0
         return {"by_state": counts, "oldest_queued_seconds": round(max(0.0, age), 3)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -120,6 +121,25 @@ class TicketLinks:
             await session.execute(
                 update(TicketLink).where(TicketLink.ticket_id == ticket_id).values(status=status)
             )
+
+    async def count_since(
+        self,
+        since: datetime,
+        *,
+        source: str,
+        team_id: str | None = None,
+        created_by: str | None = None,
+    ) -> int:
+        """Links of this source claimed since `since`, for one team and person when given."""
+        query = select(func.count()).where(
+            TicketLink.source == source, TicketLink.created_at >= since
+        )
+        if team_id is not None:
+            query = query.where(TicketLink.team_id == team_id)
+        if created_by is not None:
+            query = query.where(TicketLink.created_by == created_by)
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
 
     async def counts(self) -> dict[str, int]:
         """Linked tickets by status, for stats."""

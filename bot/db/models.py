@@ -34,6 +34,7 @@ class TicketLink(Base):
     __tablename__ = "ticket_links"
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "message_ts", name="uq_link_message"),
+        Index("ix_ticket_links_source_created", "source", "created_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32))
@@ -102,7 +103,7 @@ class Turn(Base):
     author: Mapped[str] = mapped_column(String(32), default="")
     text: Mapped[str] = mapped_column(Text)
     intent: Mapped[str | None] = mapped_column(String(64), default=None)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class MirroredMessage(Base):

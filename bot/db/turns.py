@@ -49,6 +49,21 @@ class Turns:
                 },
             )
 
+    async def latest(self, conversation_key: str, role: str) -> TurnRecord | None:
+        """The conversation's most recent turn with this role, however long ago."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(Turn)
+                .where(Turn.conversation_key == conversation_key, Turn.role == role)
+                .order_by(Turn.id.desc())
+                .limit(1)
+            )
+            return (
+                TurnRecord(row.message_ts, row.role, row.author, row.text, row.intent)
+                if row
+                else None
+            )
+
     async def history(self, conversation_key: str, limit: int = 100) -> list[TurnRecord]:
         async with self._sessions() as session:
             rows = await session.scalars(

@@ -10,15 +10,25 @@ from typing import Any
 
 from aiohttp import web
 
+from ticketbolt.bot.sandbox.modals import FormError, form_values, open_modals, owned_view
 from ticketbolt.bot.settings import Settings
+from ticketbolt.handlers.shortcuts import SHORTCUT
 from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
 from ticketbolt.integrations.slack.emulator import SlackEmulator
 from ticketbolt.integrations.slack.emulator.events import Delivery
 
 STATIC = Path(__file__).parent / "static"
-FILES = {"app.js": "text/javascript", "app.css": "text/css"}
+FILES = {
+    "app.js": "text/javascript",
+    "dom.js": "text/javascript",
+    "mrkdwn.js": "text/javascript",
+    "modal.js": "text/javascript",
+    "app.css": "text/css",
+}
 # The visitor plays these seeded people (integrations/slack/emulator_cli.py `seed_demo`).
 ROLES = {"customer": "bob", "agent": "alice", "external": "carol"}
+# The app's message shortcuts (manifest.yml) as Slack lists them under a message's More actions.
+SHORTCUTS = {SHORTCUT: "Create ticket"}
 EMOJI_NAME = re.compile(r"^[a-z0-9_+'-]{1,64}$")
 MAX_TEXT = 4000
 # The sandbox is always the version just started: never let the browser serve an older copy.
@@ -56,6 +66,8 @@ class Sandbox:
             },
             "commands": self.commands,
             "tickets": [ticket_json(self.gorgias, t) for t in self.gorgias.tickets.values()],
+            "shortcuts": [{"callback_id": c, "name": n} for c, n in SHORTCUTS.items()],
+            "modals": open_modals(self.slack.views, people.values()),
         }
 
     async def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -91,9 +103,39 @@ class Sandbox:
         )
         return {"status": delivery.status, "answer": answer}
 
+    async def shortcut(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The visitor picks a message shortcut: a signed `message_action` to the app, which
+        answers by opening its modal (shown in `state()["modals"]`)."""
+        callback_id = text(body, "callback_id")
+        if callback_id not in SHORTCUTS:
+            raise BadRequest(f"'callback_id' must be one of {sorted(SHORTCUTS)}")
+        delivery = await self.slack.message_shortcut(
+            self.person(body), text(body, "channel"), text(body, "ts"), callback_id
+        )
+        return {"status": delivery.status}
+
+    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The visitor submits their modal: a signed `view_submission`; the app's field errors."""
+        user = self.person(body)
+        view = owned_view(self.slack.views, text(body, "view_id"), user)
+        try:
+            values = form_values(view, body.get("values"))
+        except FormError as exc:
+            raise BadRequest(str(exc)) from None
+        delivery = await self.slack.view_submission(user, view["id"], values)
+        answer = ack_answer(delivery)
+        errors = answer.get("errors") if answer.get("response_action") == "errors" else None
+        return {"status": delivery.status, "errors": errors or {}}
+
+    async def close(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The visitor cancels their modal (the app's modals ask for no `view_closed`)."""
+        view = owned_view(self.slack.views, text(body, "view_id"), self.person(body))
+        self.slack.views.close(view["id"])
+        return {"closed": view["id"]}
+
 
 def ack_answer(delivery: Delivery) -> dict[str, Any]:
-    """The app's HTTP answer to a slash command: a message body, or its plain text."""
+    """The app's HTTP answer to a slash command or a form: its JSON body, or its plain text."""
     try:
         body = delivery.json()
     except ValueError:
@@ -167,16 +209,26 @@ def sandbox_routes(sandbox: Sandbox) -> list[web.RouteDef]:
     async def state(_: web.Request) -> web.Response:
         return web.json_response(sandbox.state(), headers=NO_STORE)
 
+    async def react(body: dict[str, Any]) -> dict[str, Any]:
+        return await sandbox.react(body, add=True)
+
+    async def unreact(body: dict[str, Any]) -> dict[str, Any]:
+        return await sandbox.react(body, add=False)
+
+    actions: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+        "post": sandbox.post,
+        "react": react,
+        "unreact": unreact,
+        "command": sandbox.command,
+        "shortcut": sandbox.shortcut,
+        "submit": sandbox.submit,
+        "close": sandbox.close,
+    }
+
     def action(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             try:
-                body = await json_body(request)
-                if kind == "command":
-                    result = await sandbox.command(body)
-                elif kind == "post":
-                    result = await sandbox.post(body)
-                else:
-                    result = await sandbox.react(body, add=kind == "react")
+                result = await actions[kind](await json_body(request))
             except BadRequest as exc:
                 return web.json_response({"error": str(exc)}, status=400)
             except KeyError as exc:  # the emulator knows no such person, channel or message
@@ -189,8 +241,5 @@ def sandbox_routes(sandbox: Sandbox) -> list[web.RouteDef]:
         web.get("/", page),
         web.get("/sandbox/static/{name}", static),
         web.get("/sandbox/api/state", state),
-        *(
-            web.post(f"/sandbox/api/{kind}", action(kind))
-            for kind in ("post", "react", "unreact", "command")
-        ),
+        *(web.post(f"/sandbox/api/{kind}", action(kind)) for kind in actions),
     ]

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from ticketbolt.bot.health import HealthChecker
 from ticketbolt.bot.metrics import Metrics
+from ticketbolt.bot.server.slack_http import SlackEndpoint
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StatsSource = Callable[[], Awaitable[dict[str, Any]]]
@@ -25,9 +25,15 @@ class ServerParts:
     health: HealthChecker
     metrics: Metrics
     stats: StatsSource
+    # Refreshes the gauges /metrics shows, at a cost that does not grow with history.
+    gauges: StatsSource | None = None
     admin_token: str | None = None
     max_body_bytes: int = 1_048_576
+    # Checked before the body is parsed; without it /slack/events admits nothing (Socket Mode).
+    signing_secret: str | None = None
     extra_routes: list[web.RouteDef] = field(default_factory=list)
+    # With an operations port, /metrics moves there and leaves the public port.
+    metrics_apart: bool = False
 
 
 def bearer_ok(request: web.Request, token: str | None) -> bool:
@@ -36,12 +42,12 @@ def bearer_ok(request: web.Request, token: str | None) -> bool:
         return False
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+    # aiohttp keeps header bytes that are not UTF-8 as surrogates; they must not raise here.
+    given_bytes = given.encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode())
 
 
-def build_web_app(parts: ServerParts) -> web.Application:
-    metrics = parts.metrics
-
+def _count_requests(metrics: Metrics) -> Any:
     @web.middleware
     async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -60,35 +66,61 @@ def build_web_app(parts: ServerParts) -> web.Application:
             if name == "/slack/events":
                 metrics.ack_latency.observe(time.perf_counter() - started)
 
-    async def slack_events(request: web.Request) -> web.StreamResponse:
-        bolt_request = await to_bolt_request(request)
-        return await to_aiohttp_response(await parts.bolt.async_dispatch(bolt_request))
+    return count_requests
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def readiness(parts: ServerParts, *, details: bool) -> Handler:
+    """/readyz: 200 while the required dependencies answer. Without `details` (the public
+    port) each dependency shows its state only: no host names, ports or workspace names."""
 
     async def readyz(_: web.Request) -> web.Response:
         results = await parts.health.run()
         for result in results:
-            metrics.dependency_up.labels(result.name).set(1 if result.ok else 0)
+            parts.metrics.dependency_up.labels(result.name).set(1 if result.ok else 0)
         ready = parts.health.ready(results)
+        rows = [r.as_json() for r in results]
+        if not details:
+            rows = [{**row, "detail": row["state"], "setting": ""} for row in rows]
         return web.json_response(
-            {
-                "status": "ready" if ready else "not ready",
-                "dependencies": [r.as_json() for r in results],
-            },
+            {"status": "ready" if ready else "not ready", "dependencies": rows},
             status=200 if ready else 503,
         )
 
+    return readyz
+
+
+def metrics_page(parts: ServerParts) -> Handler:
     async def metrics_endpoint(_: web.Request) -> web.Response:
-        await parts.stats()  # refreshes the queue and cache gauges
+        await (parts.gauges or parts.stats)()  # refreshes the queue and cache gauges
         return web.Response(
-            body=metrics.render(),
+            body=parts.metrics.render(),
             content_type="text/plain",
             charset="utf-8",
             headers={"X-Content-Type-Options": "nosniff"},
         )
 
+    return metrics_endpoint
+
+
+def build_ops_app(parts: ServerParts) -> web.Application:
+    """The operations port (TICKETBOLT_METRICS_PORT, loopback by default): /metrics, and
+    /readyz with each dependency's details."""
+    app = web.Application(middlewares=[_count_requests(parts.metrics)])
+    app.add_routes(
+        [
+            web.get("/metrics", metrics_page(parts)),
+            web.get("/readyz", readiness(parts, details=True)),
+            web.get("/healthz", healthz),
+        ]
+    )
+    return app
+
+
+def build_web_app(parts: ServerParts) -> web.Application:
     async def admin_stats(request: web.Request) -> web.Response:
         if not parts.admin_token:
             return web.json_response(
@@ -100,15 +132,18 @@ def build_web_app(parts: ServerParts) -> web.Application:
             )
         return web.json_response(await parts.stats())
 
-    app = web.Application(client_max_size=parts.max_body_bytes, middlewares=[count_requests])
+    app = web.Application(
+        client_max_size=parts.max_body_bytes, middlewares=[_count_requests(parts.metrics)]
+    )
     app.add_routes(
         [
-            web.post("/slack/events", slack_events),
+            web.post("/slack/events", SlackEndpoint(parts.bolt, parts.signing_secret).handle),
             web.get("/healthz", healthz),
-            web.get("/readyz", readyz),
-            web.get("/metrics", metrics_endpoint),
+            web.get("/readyz", readiness(parts, details=False)),
             web.get("/admin/stats", admin_stats),
             *parts.extra_routes,
         ]
     )
+    if not parts.metrics_apart:
+        app.router.add_get("/metrics", metrics_page(parts))
     return app

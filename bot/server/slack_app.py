@@ -23,6 +23,17 @@ from ticketbolt.handlers.deps import Deps
 log = logging.getLogger("ticketbolt.slack")
 
 
+class _ClientGivenOnPurpose(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client we pass wins over it; the
+    client holds that same token, so the warning only alarms operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_CLIENT_GIVEN = _ClientGivenOnPurpose()
+
+
 def build_app(
     *,
     client: AsyncWebClient,
@@ -38,6 +49,9 @@ def build_app(
     answer goes to Slack, so a failed insert becomes a 5xx that Slack retries. Listeners only
     record work; the worker does it.
     """
+    bolt_logger = logging.getLogger("slack_bolt")
+    if _CLIENT_GIVEN not in bolt_logger.filters:
+        bolt_logger.addFilter(_CLIENT_GIVEN)
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret or "",
@@ -45,7 +59,7 @@ def build_app(
         raise_error_for_unhandled_request=True,
         request_verification_enabled=signing_secret is not None,
         authorize=authorize,
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
     )
 
     @app.middleware

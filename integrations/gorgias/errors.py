@@ -8,7 +8,9 @@
     ├── GorgiasConflict           409: the identifier is taken (e.g. a customer's e-mail)
     ├── GorgiasRateLimited        429 still answered after the retries; `retry_after` seconds
     └── GorgiasUnavailable        5xx, timeouts and connection errors after the retries
-        └── GorgiasCircuitOpen    the circuit breaker is open: no request was sent
+        ├── GorgiasCircuitOpen    the circuit breaker is open: no request was sent
+        └── GorgiasInFlight       sent, and we stopped waiting (read or write timeout):
+                                  Gorgias may still act on it; also an `OutcomeUnknown`
 
 Only `GorgiasUnavailable` and `GorgiasRateLimited` are worth retrying later; the others need
 a change to the request, the credentials or the data.
@@ -21,6 +23,8 @@ import re
 from typing import Any
 
 import httpx
+
+from ticketbolt.integrations.resilience import OutcomeUnknown
 
 _TAGS = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
@@ -78,6 +82,10 @@ class GorgiasCircuitOpen(GorgiasUnavailable):
     """Recent calls failed, so the breaker refused this one without sending it."""
 
 
+class GorgiasInFlight(GorgiasUnavailable, OutcomeUnknown):
+    """The request went out and no answer came back: Gorgias may still carry it out."""
+
+
 def retry_after_seconds(response: httpx.Response, default: float = 1.0) -> float:
     """The `Retry-After` header as seconds (Gorgias sends an integer), else `default`."""
     try:
@@ -92,7 +100,7 @@ def error_from_response(response: httpx.Response) -> GorgiasError:
     message, field_errors = _parse_body(response)
     if status == 429:
         return GorgiasRateLimited(message, retry_after=retry_after_seconds(response))
-    if status >= 500:
+    if status >= 500 or status == 408:
         return GorgiasUnavailable(message, status=status)
     kinds: dict[int, type[GorgiasError]] = {
         401: GorgiasUnauthorized,

@@ -15,6 +15,7 @@ from ticketbolt.integrations.gorgias.errors import (
     GorgiasCircuitOpen,
     GorgiasConflict,
     GorgiasError,
+    GorgiasInFlight,
     GorgiasNotFound,
     GorgiasRateLimited,
     GorgiasRejected,
@@ -45,6 +46,11 @@ _OUTCOMES: tuple[tuple[type[GorgiasError], str], ...] = (
     (GorgiasConflict, "conflict"),
     (GorgiasRejected, "rejected"),
 )
+
+
+# We stopped waiting while Gorgias may still be working on the request. (A connection Gorgias
+# closed without an answer is different: its side is done, so a look-up now sees what it did.)
+STILL_WORKING = (httpx.ReadTimeout, httpx.WriteTimeout)
 
 
 def outcome_of(error: GorgiasError) -> str:
@@ -119,6 +125,8 @@ class Transport:
             self._upstream_failed()
             self._count(op, "unavailable", time.perf_counter() - started)
             kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection error"
+            if isinstance(exc, STILL_WORKING):
+                raise GorgiasInFlight(f"{kind} awaiting the answer: {type(exc).__name__}") from exc
             raise GorgiasUnavailable(f"{kind}: {type(exc).__name__}") from exc
         elapsed = time.perf_counter() - started
         self._observe_rate_limit(response)
@@ -163,12 +171,17 @@ class Transport:
         items = data.get("data") if isinstance(data, dict) else None
         return items[0] if items else None
 
-    async def retrying(self, op: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def retrying(
+        self,
+        op: str,
+        attempt: Callable[[], Awaitable[T]],
+        retry_on: Callable[[BaseException], bool] = is_transient,
+    ) -> T:
         """Run `attempt` until it succeeds, with jittered backoff honouring `Retry-After`."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(retry_on),
             sleep=self.sleep,
             before_sleep=self._before_sleep(op),
             reraise=True,
@@ -186,9 +199,13 @@ class Transport:
     ) -> T:
         """Create something Gorgias cannot deduplicate, retrying without ever creating it twice.
 
-        After an attempt whose outcome is unknown (timeout, 5xx, dropped connection) the next
-        attempt first looks the object up by its own key (`find`) and returns it when present.
-        A 429 is not ambiguous: Gorgias refused the request before doing anything.
+        After a 5xx or a connection Gorgias closed without answering, the next attempt first
+        looks the object up by its own key (`find`) and returns it when present: Gorgias is done
+        with the request, so whatever it did is visible. A request we stopped waiting for
+        (`GorgiasInFlight`, a timeout) may still be carried out after any look-up made now, so it
+        is not retried here: the error goes to the job queue, which retries the job
+        once that request has settled, looking it up first. A 429 is not ambiguous: Gorgias
+        refused the request before doing anything.
         """
         ambiguous = False
 
@@ -205,7 +222,9 @@ class Transport:
                 ambiguous = ambiguous or not isinstance(exc, GorgiasCircuitOpen)
                 raise
 
-        return await self.retrying(op, attempt)
+        return await self.retrying(
+            op, attempt, lambda exc: is_transient(exc) and not isinstance(exc, GorgiasInFlight)
+        )
 
     async def paginate(
         self, op: str, path: str, params: dict[str, Any], *, retry: bool = True

@@ -55,7 +55,11 @@ class IntentCascade:
         if self._llm is None:
             return None
         return self._layer.key(
-            normalize(text), self._llm.model, self._llm.prompt_version, self._llm.intents.version
+            normalize(text),
+            self._llm.model,
+            self._llm.prompt_version,
+            self._llm.prompt_hash,
+            self._llm.intents.version,
         )
 
     async def decide(self, text: str) -> Decision:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from ticketbolt.cache.layers import content_hash
 from ticketbolt.integrations.intents.normalize import normalize
-from ticketbolt.integrations.intents.offline import Encoder
+from ticketbolt.integrations.intents.offline import Encoder, Vectors
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_KB_DIR = Path(__file__).with_name("sample_kb")
 
@@ -62,16 +67,53 @@ def split_markdown(markdown: str, source: str, topic: str) -> list[Passage]:
     return passages
 
 
-class KnowledgeBase:
-    """Passages embedded once with the classifier's encoder; retrieval is a cosine ranking."""
+def load_passages(root: Path) -> list[Passage]:
+    """Every passage of every `*.md` file under `root`, files in name order."""
+    return [
+        passage
+        for file in sorted(root.rglob("*.md"))
+        for passage in split_markdown(
+            file.read_text(encoding="utf-8"), str(file.relative_to(root)), file.stem
+        )
+    ]
 
-    def __init__(self, encoder: Encoder, passages: Sequence[Passage]):
+
+def _files(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What `stat` says of each file: a change to any of them means the files must be read."""
+    found = []
+    for file in sorted(root.rglob("*.md")):
+        stat = file.stat()
+        found.append((str(file), stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Index:
+    """One version of the passages with their vectors; replaced whole, never changed."""
+
+    passages: list[Passage]
+    vectors: Vectors  # one unit row per passage
+    topics: npt.NDArray[np.str_]  # the passages' topics, for masking
+    rows: dict[str, Vectors]  # embedded text → its vector, reused when files change
+    fingerprint: str
+
+
+class KnowledgeBase:
+    """Passages embedded with the classifier's encoder; retrieval is a cosine ranking.
+
+    Loaded from a directory, it follows the files: `refresh()` (the assistant calls it before
+    each retrieval) re-reads them when any was added, removed or changed, and embeds only
+    passages whose text is new. `fingerprint` hashes every passage, so cache keys that include
+    it change as soon as a passage does.
+    """
+
+    def __init__(self, encoder: Encoder, passages: Sequence[Passage], root: Path | None = None):
         if not passages:
             raise KnowledgeBaseError("the knowledge base holds no passages")
         self._encoder = encoder
-        self._passages = list(passages)
-        self._vectors = encoder.embed([normalize(f"{p.title}\n{p.text}") for p in self._passages])
-        self._topics = np.array([p.topic for p in self._passages])
+        self._root = root
+        self._files = _files(root) if root is not None else ()
+        self._index = self._build(list(passages), {})
 
     @classmethod
     def from_dir(cls, encoder: Encoder, directory: Path | str | None = None) -> KnowledgeBase:
@@ -79,32 +121,74 @@ class KnowledgeBase:
         root = Path(directory) if directory is not None else DEFAULT_KB_DIR
         if not root.is_dir():
             raise KnowledgeBaseError(f"{root}: the knowledge-base directory does not exist")
-        passages = [
-            passage
-            for file in sorted(root.rglob("*.md"))
-            for passage in split_markdown(
-                file.read_text(encoding="utf-8"), str(file.relative_to(root)), file.stem
-            )
-        ]
+        passages = load_passages(root)
         if not passages:
             raise KnowledgeBaseError(f"{root}: no Markdown passages found")
-        return cls(encoder, passages)
+        return cls(encoder, passages, root)
+
+    def _build(self, passages: list[Passage], known: dict[str, Vectors]) -> _Index:
+        texts = [normalize(f"{p.title}\n{p.text}") for p in passages]
+        new = [text for text in dict.fromkeys(texts) if text not in known]
+        rows = {text: known[text] for text in texts if text in known}
+        if new:
+            rows.update(zip(new, self._encoder.embed(new), strict=True))
+        fingerprint = content_hash(*(f"{p.source}\n{p.title}\n{p.text}" for p in passages))
+        return _Index(
+            passages,
+            np.stack([rows[text] for text in texts]),
+            np.array([p.topic for p in passages]),
+            rows,
+            fingerprint,
+        )
+
+    def refresh(self) -> bool:
+        """Re-read the directory if a file changed on disk; True when the passages changed.
+
+        A directory that cannot be read, or that holds no passages any more, keeps the passages
+        already loaded (with a warning): a half-finished edit never empties the assistant.
+        """
+        if self._root is None:
+            return False
+        try:
+            files = _files(self._root)
+            if files == self._files:
+                return False
+            passages = load_passages(self._root)
+        except (OSError, UnicodeDecodeError) as exc:
+            logger.warning("knowledge base not reloaded, keeping the last version: %s", exc)
+            return False
+        self._files = files
+        if not passages:
+            logger.warning("knowledge base now holds no passages, keeping the last version")
+            return False
+        before = self._index
+        self._index = self._build(passages, before.rows)
+        changed = self._index.fingerprint != before.fingerprint
+        if changed:
+            logger.info("knowledge base reloaded: %d passages", len(passages))
+        return changed
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of every passage's source, title and text."""
+        return self._index.fingerprint
 
     @property
     def topics(self) -> set[str]:
-        return {passage.topic for passage in self._passages}
+        return {passage.topic for passage in self._index.passages}
 
     def __len__(self) -> int:
-        return len(self._passages)
+        return len(self._index.passages)
 
     def retrieve(self, query: str, k: int = 3, topic: str | None = None) -> list[Passage]:
         """The `k` passages most similar to `query`, optionally only from one topic, best first."""
-        scores = self._vectors @ self._encoder.embed([normalize(query)])[0]
+        index = self._index
+        scores = index.vectors @ self._encoder.embed([normalize(query)])[0]
         if topic is not None:
-            scores = np.where(self._topics == topic, scores, -np.inf)
+            scores = np.where(index.topics == topic, scores, -np.inf)
         order = np.argsort(-scores, kind="stable")[:k]
         return [
-            replace(self._passages[i], score=float(scores[i]))
+            replace(index.passages[i], score=float(scores[i]))
             for i in order
             if np.isfinite(scores[i])
         ]

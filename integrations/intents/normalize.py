@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -53,3 +54,34 @@ def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
         )
     text = _SPACES.sub(" ", text.casefold()).strip()
     return text[:max_chars].rstrip()
+
+
+# The tag every LLM prompt puts around customer text; prompts tell the model it holds data only.
+FENCE_TAG = "customer_message"
+# Applied after `normalize`, so the text is already casefolded and NFKC-folded.
+_FENCE_NAME = re.compile(r"customer[\W_]*message")
+_ANGLES = str.maketrans({"<": "‹", ">": "›"})
+# Real text needs one or two rounds (`&amp;lt;`); deeper nesting is an attack, see `fenced`.
+_DECODE_ROUNDS = 8
+
+
+def fenced(text: str) -> str:
+    """Customer text as every LLM prompt carries it: normalised, inside tags it cannot close.
+
+    The text is normalised, then HTML entities of any kind (`&lt;`, `&#60;`, `&#xff1c;`) are
+    decoded and the result normalised again until nothing changes, so encoded and full-width
+    look-alikes of `<` become `<`. Text still changing after `_DECODE_ROUNDS` loses its `&`s.
+    Then every `<` and `>` becomes `‹` and `›`, and the tag's name is broken up wherever it
+    appears. Those last steps hold whatever the decoding left, so no input can write the closing
+    tag: the fenced text holds exactly one, at its end.
+    """
+    body = normalize(text)
+    for _ in range(_DECODE_ROUNDS):
+        decoded = normalize(html.unescape(body))
+        if decoded == body:
+            break
+        body = decoded
+    else:
+        body = body.replace("&", " ")
+    body = _FENCE_NAME.sub("customer message", body.translate(_ANGLES))
+    return f"<{FENCE_TAG}>\n{body}\n</{FENCE_TAG}>"

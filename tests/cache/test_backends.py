@@ -100,7 +100,9 @@ async def test_fallback_serves_from_memory_while_redis_is_down_and_returns() -> 
         assert "redis→memory" == cache.backend
         assert cache.degraded
         clock.now += 6
-        assert not cache.degraded
+        assert b"v" == await cache.get("k")  # served from memory; Redis is probed aside
+        await cache.probe_finished()
+        assert cache.degraded  # the probe found Redis still down
     finally:
         await down.aclose()
 

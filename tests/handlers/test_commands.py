@@ -57,7 +57,7 @@ async def test_status_acks_at_once_then_posts_every_dependency(stack: Stack) -> 
     assert "ephemeral" == ack.json()["response_type"]
     assert "ephemeral" == answer["response_type"]
     shown = rendered(answer)
-    for label in ("*Database* ok", "*Cache* ok", "*Slack API* ok", "*Gorgias* ok", "*LLM* ok"):
+    for label in ("*Database* ok", "*Cache* ok", "*Slack API* ok", "*Gorgias* ok", "*LLM* off"):
         assert label in shown
     assert " ms — " in shown
     assert "circuit *closed*" in shown
@@ -165,3 +165,12 @@ async def test_external_user_is_refused(stack: Stack, text: str) -> None:
     channel.members.append(outsider.id)
     _, answer = await command(stack.slack, outsider, channel, text)
     assert blocks_status.refused()[0] == answer["text"]
+
+
+async def test_an_unknown_sub_command_is_named_before_the_usage(stack: Stack) -> None:
+    """`/ticketbolt bogus` says it does not know "bogus", then shows what it can do."""
+    _, agent, channel = workspace(stack.slack)
+    ack = await stack.slack.slash_command(agent, channel, text="bogus")
+    shown = json.dumps(ack.json())
+    assert "I don't know `bogus`" in shown
+    assert "/ticketbolt status" in shown

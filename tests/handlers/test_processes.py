@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
+from contextlib import AsyncExitStack
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import POSTGRES_URL, require_service
 from tests.support.process import ServerProcess, fresh_postgres_database, process_env
@@ -143,3 +147,120 @@ async def _interleave(
     for server in servers:
         server.kill(15)
     return [await s.wait() for s in servers]
+
+
+def _thread_replies(slack: SlackEmulator, channel: str, ts: str) -> list[str]:
+    messages = slack.state.channels[channel].messages.values()
+    return [m.text for m in messages if m.thread_ts == ts and m.ts != ts]
+
+
+def _creates_in_flight(gorgias: GorgiasEmulator) -> int:
+    return sum(
+        1
+        for r in gorgias.requests
+        if (r.method, r.path) == ("POST", "/api/tickets") and r.status is None
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_deploy_during_a_slow_create_makes_one_ticket_and_one_reply(
+    tmp_path: Path, unique: str, backend: str
+) -> None:
+    """SIGTERM while every create waits on a Gorgias slower than the shutdown grace, then a
+    restart: the released jobs look their tickets up instead of creating them again, and each
+    message gets exactly one ticket and one thread reply."""
+    async with AsyncExitStack() as stack:
+        slack, gorgias = await stack.enter_async_context(emulators())
+        if backend == "postgresql":
+            require_service("PostgreSQL", "127.0.0.1", 5432)
+            db = await stack.enter_async_context(
+                fresh_postgres_database(POSTGRES_URL, f"deploy_{unique}")
+            )
+        else:
+            db = f"sqlite+aiosqlite:///{tmp_path / 'deploy.db'}"
+        agent, channel, stamps = seed(slack, 4)
+        # Gorgias answers after 3 s; the grace is 0.5 s, so the deploy interrupts every create.
+        gorgias.faults.latency_ms = 3000
+        env = process_env(
+            slack,
+            gorgias,
+            db,
+            TICKETBOLT_SHUTDOWN_GRACE="0.5",
+            TICKETBOLT_UPSTREAM_SETTLE_SECONDS="4",
+        )
+        server = ServerProcess(env, tmp_path / "server.log")
+        stack.push_async_callback(server.close)
+        await server.start()
+        slack.events_url = f"{server.url}/slack/events"
+        for i, ts in enumerate(stamps):
+            assert (
+                200 == (await slack.deliver(reaction(slack, agent, channel, ts, f"Ev{i}"))).status
+            )
+        await eventually(lambda: _creates_in_flight(gorgias) == 4, what="four creates in flight")
+        server.kill(signal.SIGTERM)
+        assert 0 == await server.wait()
+        assert 0 == len(gorgias.tickets)  # nothing answered yet: every outcome is unknown
+        await server.start()  # the deploy's new process, same database
+        await eventually(
+            lambda: all(len(_thread_replies(slack, channel, ts)) >= 1 for ts in stamps),
+            timeout=60,
+            what="a thread reply on every message",
+        )
+        queue_settled = await _queue_settled(db)
+        server.kill(signal.SIGTERM)
+        assert 0 == await server.wait()
+    external_ids = sorted(t["external_id"] for t in gorgias.tickets.values())
+    assert sorted(f"slack:{slack.state.team_id}:{channel}:{ts}" for ts in stamps) == external_ids
+    assert [1, 1, 1, 1] == [len(_thread_replies(slack, channel, ts)) for ts in stamps], [
+        _thread_replies(slack, channel, ts) for ts in stamps
+    ]
+    assert queue_settled
+
+
+async def _queue_settled(database_url: str) -> bool:
+    engine = make_engine(database_url)
+    queue = JobQueue(sessionmaker(engine))
+
+    async def settled() -> bool:
+        states = (await queue.stats())["by_state"]
+        return states["queued"] + states["running"] == 0
+
+    try:
+        await eventually(settled, timeout=60, what="the queue to settle")
+        return True
+    finally:
+        await engine.dispose()
+
+
+async def test_kill_9_during_thread_posts_leaves_one_reply_per_message(tmp_path: Path) -> None:
+    """SIGKILL while every thread reply is on its way to a slow Slack, then a restart: the
+    retried jobs find the replies the dead process sent and do not post them again."""
+    async with emulators() as (slack, gorgias):
+        agent, channel, stamps = seed(slack, 3)
+        slack.faults.latency("chat.postMessage", ms=2000)
+        db = f"sqlite+aiosqlite:///{tmp_path / 'posts.db'}"
+        # Leases outlive Slack's answer, as in production (60 s against a 15 s client timeout).
+        env = process_env(slack, gorgias, db, TICKETBOLT_JOB_LEASE_SECONDS="4")
+        server = ServerProcess(env, tmp_path / "server.log")
+        try:
+            await server.start()
+            slack.events_url = f"{server.url}/slack/events"
+            for i, ts in enumerate(stamps):
+                delivery = await slack.deliver(reaction(slack, agent, channel, ts, f"Ev{i}"))
+                assert 200 == delivery.status
+            await eventually(
+                lambda: len(slack.calls_to("chat.postMessage")) == 3, what="three posts sent"
+            )
+            server.kill()
+            assert -9 == await server.wait()
+            await server.start()
+            await eventually(
+                lambda: all(len(_thread_replies(slack, channel, ts)) >= 1 for ts in stamps),
+                timeout=60,
+                what="a thread reply on every message",
+            )
+            assert await _queue_settled(db)
+        finally:
+            await server.close()
+    assert [1, 1, 1] == [len(_thread_replies(slack, channel, ts)) for ts in stamps]
+    assert 3 == len(gorgias.tickets)

@@ -104,12 +104,6 @@ def process_env(slack: Any, gorgias: Any, database_url: str, **extra: str) -> di
     """The emulator settings as environment variables for a `python -m ticketbolt run` child."""
     from tests.support.stack import emulator_settings
 
-    settings = emulator_settings(
-        database_url,
-        slack,
-        gorgias,
-        TICKETBOLT_JOB_LEASE_SECONDS=2,
-        TICKETBOLT_LOG_LEVEL="WARNING",
-        **extra,
-    )
+    defaults = {"TICKETBOLT_JOB_LEASE_SECONDS": "2", "TICKETBOLT_LOG_LEVEL": "WARNING"}
+    settings = emulator_settings(database_url, slack, gorgias, **{**defaults, **extra})
     return {name: str(value) for name, value in settings.items()}

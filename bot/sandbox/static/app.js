@@ -1,29 +1,15 @@
 "use strict";
 // The sandbox page: renders GET /sandbox/api/state every second and sends the visitor's actions.
-// All user text goes through text nodes (append/textContent), never through innerHTML.
+// All user text goes through text nodes (dom.js, mrkdwn.js), never through innerHTML.
+import { $, el } from "./dom.js";
+import { emoji, mrkdwn } from "./mrkdwn.js";
+import { moreActions, renderModal } from "./modal.js";
 
-const EMOJI = {
-  ticket: "🎫", white_check_mark: "✅", heavy_check_mark: "✔️", eyes: "👀", warning: "⚠️",
-  arrows_counterclockwise: "🔄", lock: "🔒", red_circle: "🔴", large_yellow_circle: "🟡",
-  large_green_circle: "🟢", inbox_tray: "📥", hourglass_flowing_sand: "⏳", mag: "🔍",
-  no_entry: "⛔", grey_question: "❔", bust_in_silhouette: "👤", wave: "👋",
+const view = {
+  channel: null, open: new Set(), state: null, raw: "", offline: false,
+  drafts: new Map(), // thread ts → what the visitor is typing in its reply box
+  menu: null, // the ts of the message whose More actions menu is open
 };
-const view = { channel: null, open: new Set(), state: null, raw: "", offline: false };
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
-
-const emoji = (name) => EMOJI[name] || `:${name}:`;
-const unescape = (s) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 const byTs = (a, b) => a.ts.localeCompare(b.ts, "en", { numeric: true });
 
 function userName(id) {
@@ -31,57 +17,53 @@ function userName(id) {
   return user ? user.display_name : id;
 }
 
-function channelName(id) {
-  const channel = view.state.slack.channels.find((c) => c.id === id);
-  return channel ? channel.name : id;
+function findChannel(id) {
+  return view.state.slack.channels.find((c) => c.id === id);
 }
 
-// Slack mrkdwn, just enough of it: <links|labels>, <@mentions>, <#channels>, *bold*, :emoji:.
-function rich(text) {
-  const out = document.createDocumentFragment();
-  const pattern = /<([^>|]+)(?:\|([^>]+))?>|\*([^*\n]+)\*|:([a-z0-9_+-]+):/g;
-  let at = 0;
-  for (const match of text.matchAll(pattern)) {
-    out.append(unescape(text.slice(at, match.index)));
-    at = match.index + match[0].length;
-    if (match[3] !== undefined) out.append(el("strong", {}, rich(match[3])));
-    else if (match[4] !== undefined) out.append(emoji(match[4]));
-    else out.append(link(match[1], match[2]));
-  }
-  out.append(unescape(text.slice(at)));
-  return out;
-}
-
-function link(target, label) {
-  if (target.startsWith("@")) return `@${userName(target.slice(1))}`;
-  if (target.startsWith("#")) return `#${label || channelName(target.slice(1))}`;
-  if (target.startsWith("!")) return `@${label || target.slice(1)}`;
-  const ticket = /\/app\/ticket\/(\d+)$/.exec(target);
-  if (ticket) return el("a", { href: `#ticket-${ticket[1]}` }, unescape(label || target));
-  return unescape(label || target); // other links stay text: nothing here leaves the machine
-}
+const names = {
+  user: (id) => view.state.slack.users.find((u) => u.id === id)?.display_name,
+  channel: (id) => findChannel(id)?.name,
+  goto: (id, ts) => goto(id, ts),
+};
+// What modal.js needs of the page.
+const page = {
+  get state() { return view.state; },
+  get menu() { return view.menu; },
+  setMenu(ts) { view.menu = ts; render(); },
+  send,
+  me: () => view.state.people[identity()],
+  names,
+};
 
 function body(message) {
   const blocks = message.blocks || [];
-  if (!blocks.length) return el("div", { class: "text" }, rich(message.text || ""));
+  if (!blocks.length) return el("div", { class: "text" }, mrkdwn(message.text || "", names));
   const parts = blocks.map((block) => {
     if (block.type === "divider") return el("hr");
     const texts = [block.text, ...(block.fields || []), ...(block.elements || [])]
       .filter((t) => t && typeof t.text === "string").map((t) => t.text);
-    return el("div", { class: `block ${block.type}` }, rich(texts.join(block.fields ? "\n" : " · ")));
+    return el("div", { class: `block ${block.type}` }, mrkdwn(texts.join(block.fields ? "\n" : " · "), names));
   });
   return el("div", { class: "text" }, ...parts);
 }
 
+/** POST an action; `{ok, answer}`, with the sandbox's refusal shown in the notice line. */
 async function send(kind, payload) {
-  const response = await fetch(`/sandbox/api/${kind}`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ as: identity(), channel: view.channel, ...payload }),
-  });
-  const answer = await response.json();
-  $("notice").textContent = response.ok ? "" : `${kind}: ${answer.error}`;
+  let ok = false, answer = {};
+  try {
+    const response = await fetch(`/sandbox/api/${kind}`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ as: identity(), channel: view.channel, ...payload }),
+    });
+    answer = await response.json();
+    ok = response.ok;
+    $("notice").textContent = ok ? "" : `${kind}: ${answer.error}`;
+  } catch (error) {
+    $("notice").textContent = `${kind}: the sandbox did not answer (${error.message})`;
+  }
   await refresh();
-  return answer;
+  return { ok, answer };
 }
 
 function identity() {
@@ -104,32 +86,56 @@ function reactionButtons(message) {
 function messageItem(message, inThread) {
   const chips = (message.reactions || []).map((r) =>
     el("span", { class: "chip", title: r.users.map(userName).join(", ") }, `${emoji(r.name)} ${r.count}`));
+  const actions = el("div", { class: "actions" }, ...reactionButtons(message));
   const item = el("li", { class: "message", "data-ts": message.ts },
     el("div", { class: "meta" }, el("strong", {}, message.user_name || "?"),
       el("time", {}, new Date(parseFloat(message.ts) * 1000).toLocaleTimeString())),
     body(message),
     el("div", { class: "reactions" }, ...chips),
-    el("div", { class: "actions" }, ...reactionButtons(message)));
-  if (inThread) return item;
-  const open = view.open.has(message.ts);
-  const count = (message.replies || []).length;
-  const label = open ? "Hide thread" : count ? `${count} ${count === 1 ? "reply" : "replies"}` : "Reply";
-  item.querySelector(".actions").append(el("button", {
-    type: "button", class: "thread-toggle",
-    onclick: () => { view.open[open ? "delete" : "add"](message.ts); render(); },
-  }, label));
-  if (open) item.append(thread(message));
+    actions);
+  if (!inThread) {
+    const open = view.open.has(message.ts);
+    const count = (message.replies || []).length;
+    const label = open ? "Hide thread" : count ? `${count} ${count === 1 ? "reply" : "replies"}` : "Reply";
+    actions.append(el("button", {
+      type: "button", class: "thread-toggle",
+      onclick: () => { view.open[open ? "delete" : "add"](message.ts); render(); },
+    }, label));
+  }
+  actions.append(moreActions(message, page));
+  if (!inThread && view.open.has(message.ts)) item.append(thread(message));
   return item;
 }
 
 function thread(message) {
-  const input = el("input", { "aria-label": "Reply in thread", "data-thread": message.ts, required: "" });
+  const ts = message.ts;
+  const input = el("input", {
+    "aria-label": "Reply in thread", "data-thread": ts, required: true, autocomplete: "off",
+    placeholder: `Reply as ${userName(view.state.people[identity()])}…`,
+    oninput: () => view.drafts.set(ts, input.value),
+  });
+  input.value = view.drafts.get(ts) || "";
   const form = el("form", { class: "row reply", onsubmit: async (event) => {
     event.preventDefault();
-    await send("post", { text: input.value, thread_ts: message.ts });
-    input.value = "";
+    await post(input.value, { thread_ts: ts }, (text) => {
+      view.drafts.set(ts, text);
+      const live = $("messages").querySelector(`input[data-thread="${CSS.escape(ts)}"]`);
+      if (live && !live.value) live.value = text;
+    });
   } }, input, el("button", { type: "submit" }, "Reply"));
   return el("ol", { class: "thread" }, ...message.replies.map((r) => messageItem(r, true)), form);
+}
+
+// Sent text leaves its box at once, as in Slack, so a second click cannot post it twice; a
+// refused post puts it back.
+async function post(text, where, restore) {
+  view.drafts.delete(where.thread_ts);
+  const box = where.thread_ts ? null : $("message-text");
+  if (box) box.value = "";
+  const live = where.thread_ts && $("messages").querySelector(`input[data-thread="${CSS.escape(where.thread_ts)}"]`);
+  if (live) live.value = "";
+  const { ok } = await send("post", { text, ...where });
+  if (!ok) restore(text);
 }
 
 function ephemeralItem(entry) {
@@ -140,12 +146,15 @@ function ephemeralItem(entry) {
     body(entry.command ? entry.answer : entry));
 }
 
+function channelLabel(channel) {
+  return channel.is_im ? `${channel.name.slice(1)} ↔ ticketbolt` : `# ${channel.name}`;
+}
+
 function renderSidebar(channels) {
   const item = (channel) => el("li", {}, el("button", {
     type: "button", class: channel.id === view.channel ? "current" : "",
-    onclick: () => { view.channel = channel.id; render(); },
-  }, channel.is_im ? `${channel.name.slice(1)} ↔ ticketbolt` : `# ${channel.name}`,
-  channel.is_ext_shared ? el("span", { class: "muted" }, " (shared)") : null));
+    onclick: () => goto(channel.id),
+  }, channelLabel(channel), channel.is_ext_shared ? el("span", { class: "muted" }, " (shared)") : null));
   $("channels").replaceChildren(...channels.filter((c) => !c.is_im).map(item));
   $("dms").replaceChildren(...channels.filter((c) => c.is_im).map(item));
 }
@@ -153,7 +162,6 @@ function renderSidebar(channels) {
 function renderMessages(channel) {
   const list = $("messages");
   const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 40;
-  const typed = [...list.querySelectorAll("input[data-thread]")].map((i) => [i.dataset.thread, i.value]);
   const focused = document.activeElement?.dataset?.thread;
   const commands = view.state.commands.filter((c) => c.channel === channel.id);
   const entries = [
@@ -162,16 +170,13 @@ function renderMessages(channel) {
     ...commands.map((c) => ({ ts: c.ts, node: () => ephemeralItem(c) })),
   ].sort(byTs);
   list.replaceChildren(...entries.map((e) => e.node()));
-  for (const [ts, value] of typed) {
-    const input = list.querySelector(`input[data-thread="${CSS.escape(ts)}"]`);
-    if (input) input.value = value;
-    if (input && ts === focused) input.focus();
-  }
+  if (focused) list.querySelector(`input[data-thread="${CSS.escape(focused)}"]`)?.focus();
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
 function renderTickets(tickets) {
   $("no-tickets").hidden = tickets.length > 0;
+  $("ticket-count").textContent = tickets.length ? `(${tickets.length})` : "";
   $("tickets").replaceChildren(...tickets.slice().reverse().map((t) => el("li", { id: `ticket-${t.id}`, class: "ticket" },
     el("div", { class: "ticket-head" }, el("strong", {}, `#${t.id}`), " ", t.subject,
       el("span", { class: `status ${t.status}` }, t.status)),
@@ -185,18 +190,19 @@ function render() {
   if (!slack.channels.some((c) => c.id === view.channel)) {
     view.channel = (slack.channels.find((c) => c.name === "support") || slack.channels[0]).id;
   }
-  const channel = slack.channels.find((c) => c.id === view.channel);
+  const channel = findChannel(view.channel);
   // In the DM the visitor can only be the customer who owns it.
   for (const radio of document.querySelectorAll("input[name=as]")) {
     radio.disabled = channel.is_im && radio.value !== "customer";
     if (channel.is_im && radio.value === "customer") radio.checked = true;
   }
   $("team").textContent = slack.team.name;
-  $("channel-name").textContent = channel.is_im ? `${channel.name.slice(1)} ↔ ticketbolt` : `# ${channel.name}`;
+  $("channel-name").textContent = channelLabel(channel);
   $("message-text").placeholder = `Message ${channel.is_im ? "the bot" : "#" + channel.name} as ${userName(view.state.people[identity()])}`;
   renderSidebar(slack.channels);
   renderMessages(channel);
   renderTickets(tickets);
+  renderModal(page);
 }
 
 async function refresh() {
@@ -214,16 +220,59 @@ async function refresh() {
   }
 }
 
+// -- narrow screens: the channel list and the Gorgias panel are drawers over the conversation --
+
+function drawer(name, open) {
+  for (const other of ["sidebar", "gorgias"]) {
+    const shown = other === name && open;
+    document.body.classList.toggle(`show-${other}`, shown);
+    $(`toggle-${other}`).setAttribute("aria-expanded", String(shown));
+  }
+}
+
+function goto(channelId, ts) {
+  if (!findChannel(channelId)) return;
+  view.channel = channelId;
+  drawer(null, false);
+  render();
+  const target = ts && $("messages").querySelector(`li[data-ts="${CSS.escape(ts)}"]`);
+  if (target) {
+    target.scrollIntoView({ block: "center" });
+    target.classList.add("flash");
+  }
+}
+
+$("toggle-sidebar").addEventListener("click", () => drawer("sidebar", !document.body.classList.contains("show-sidebar")));
+$("toggle-gorgias").addEventListener("click", () => drawer("gorgias", !document.body.classList.contains("show-gorgias")));
+$("scrim").addEventListener("click", () => drawer(null, false));
+document.addEventListener("click", (event) => {
+  if (event.target.closest?.("a.ticket-link")) drawer("gorgias", true);
+  if (view.menu !== null && !event.target.closest?.(".more-wrap")) page.setMenu(null);
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  drawer(null, false);
+  if (view.menu !== null) page.setMenu(null);
+});
+// Escape in a modal is its Cancel: the emulated Slack closes it, not only the page.
+$("modal").addEventListener("cancel", (event) => {
+  event.preventDefault();
+  const modal = view.state?.modals[page.me()];
+  if (modal) send("close", { view_id: modal.id });
+});
+
 $("composer").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const input = $("message-text");
-  await send("post", { text: input.value });
-  input.value = "";
+  await post($("message-text").value, {}, (text) => {
+    if (!$("message-text").value) $("message-text").value = text;
+  });
 });
 $("command").addEventListener("submit", async (event) => {
   event.preventDefault();
-  await send("command", { text: $("command-text").value });
-  $("command-text").value = "";
+  const box = $("command-text"), line = box.value;
+  box.value = "";
+  const { ok } = await send("command", { text: line });
+  if (!ok && !box.value) box.value = line;
 });
 for (const radio of document.querySelectorAll("input[name=as]")) {
   radio.addEventListener("change", () => view.state && render());

@@ -71,9 +71,12 @@ def paginate(
     return page, next_cursor
 
 
-def _listing(ctx: ApiContext, channel: Channel, page: list[Message], next_cursor: str) -> JSON:
+def _listing(
+    ctx: ApiContext, channel: Channel, page: list[Message], next_cursor: str, params: Params
+) -> JSON:
+    meta = params.flag("include_all_metadata")
     out: JSON = {
-        "messages": [message_json(ctx.ws, channel, m) for m in page],
+        "messages": [message_json(ctx.ws, channel, m, with_metadata=meta) for m in page],
         "has_more": bool(next_cursor),
     }
     if next_cursor:
@@ -104,7 +107,7 @@ def conversations_history(ctx: ApiContext, params: Params) -> JSON:
     top = [m for m in channel.messages.values() if not m.is_reply or m.reply_broadcast]
     window = list(reversed(_window(top, params)))
     page, next_cursor = paginate(window, params, default_limit=100, max_limit=999)
-    return _listing(ctx, channel, page, next_cursor) | {
+    return _listing(ctx, channel, page, next_cursor, params) | {
         "pin_count": 0,
         "channel_actions_ts": None,
         "channel_actions_count": 0,
@@ -127,7 +130,7 @@ def conversations_replies(ctx: ApiContext, params: Params) -> JSON:
         replies = [channel.messages[reply_ts] for reply_ts in message.replies]
         thread = [message, *_window(replies, params)]
     page, next_cursor = paginate(thread, params, default_limit=1000, max_limit=1000)
-    return _listing(ctx, channel, page, next_cursor)
+    return _listing(ctx, channel, page, next_cursor, params)
 
 
 @api_method("conversations.info", "{kind}:read")

@@ -41,6 +41,13 @@ def chat_post_message(ctx: ApiContext, params: Params) -> JSON:
     """Post as the bot (a user id as `channel` means the DM); the message joins the state."""
     channel = ctx.channel(params, user_means_dm=True)
     text, blocks = _content(params)
+    metadata = params.structured("metadata", "invalid_metadata_format")
+    if metadata is not None and not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
     _may_post(ctx, channel)
     message = ctx.ws.post(
         channel,
@@ -49,6 +56,7 @@ def chat_post_message(ctx: ApiContext, params: Params) -> JSON:
         blocks=blocks,
         thread_ts=params.text("thread_ts"),
         reply_broadcast=params.flag("reply_broadcast"),
+        metadata=metadata,
     )
     ctx.emit(channel, message_event(ctx.ws, channel, message))
     return {

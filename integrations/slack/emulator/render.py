@@ -41,8 +41,11 @@ def _thread_fields(channel: Channel, message: Message) -> JSON:
     return out
 
 
-def message_json(ws: Workspace, channel: Channel, message: Message) -> JSON:
-    """A message as `conversations.history` / `conversations.replies` return it."""
+def message_json(
+    ws: Workspace, channel: Channel, message: Message, *, with_metadata: bool = False
+) -> JSON:
+    """A message as `conversations.history` / `conversations.replies` return it; its app
+    metadata only when asked for (`include_all_metadata`), as Slack does."""
     out: JSON = {"type": "message", "ts": message.ts, "text": message.text}
     optional = {
         "user": message.user,
@@ -67,6 +70,8 @@ def message_json(ws: Workspace, channel: Channel, message: Message) -> JSON:
         ]
     if message.edited:
         out["edited"] = dict(message.edited)
+    if with_metadata and message.metadata:
+        out["metadata"] = dict(message.metadata)
     return out
 
 

@@ -53,6 +53,7 @@ class Message:
     reactions: dict[str, list[str]] = field(default_factory=dict)
     edited: JSON | None = None
     replies: list[str] = field(default_factory=list)
+    metadata: JSON | None = None  # {"event_type", "event_payload"} set by the posting app
 
     @property
     def is_reply(self) -> bool:
@@ -242,6 +243,7 @@ class Workspace:
         thread_ts: str | None = None,
         files: list[JSON] | None = None,
         reply_broadcast: bool = False,
+        metadata: JSON | None = None,
     ) -> Message:
         """Store a new message; a `thread_ts` naming a reply is moved to that reply's parent."""
         parent = channel.messages.get(thread_ts) if thread_ts else None
@@ -259,6 +261,7 @@ class Workspace:
             files=[self._file(f, user) for f in files or []],
             client_msg_id=None if user.is_bot else str(uuid.uuid4()),
             subtype="file_share" if files and not user.is_bot else None,
+            metadata=metadata,
         )
         if parent is not None:
             message.thread_ts = parent.thread_ts = parent.ts

@@ -138,3 +138,56 @@ async def test_old_event_ids_are_purged(database: Database) -> None:
         )
     assert 1 == await events.purge()
     assert (False, True) == (await events.seen("EvOld"), await events.seen("EvNew"))
+
+
+async def test_a_permanent_failure_ends_at_once_and_unblocks_the_next_job(
+    database: Database,
+) -> None:
+    """A job that cannot succeed fails on its first attempt, and the next job of the same
+    conversation runs right away instead of waiting behind its retries."""
+    queue = JobQueue(database.sessions, max_attempts=15)
+    await queue.enqueue("reply", {}, key="a", order_key="T:D:1")
+    await queue.enqueue("reply", {}, key="b", order_key="T:D:1")
+    [first] = await queue.claim("w", limit=10)
+    assert "failed" == await queue.fail(first, "w", "DataError", permanent=True)
+    [second] = await queue.claim("w", limit=10)
+    assert (first.id + 1, 1) == (second.id, second.attempts)
+    assert 1 == (await queue.stats())["by_state"]["failed"]
+
+
+async def test_a_released_job_keeps_its_attempt_and_waits_for_the_settle_time(
+    database: Database,
+) -> None:
+    """Released at shutdown, a job is not a first attempt again: its next claim counts 2, knows
+    the outcome is unknown, and comes only after the settle time."""
+    clock = Clock()
+    queue = JobQueue(database.sessions, clock=clock)
+    await queue.enqueue("create", {}, key="c")
+    [job] = await queue.claim("old")
+    assert (1, False) == (job.attempts, job.outcome_unknown)
+    await queue.release(job, "old", settle_seconds=20)
+    assert [] == await queue.claim("new")
+    clock.now += timedelta(seconds=21)
+    [again] = await queue.claim("new")
+    assert (2, True) == (again.attempts, again.outcome_unknown)
+
+
+async def test_extending_a_lease_keeps_a_slow_job_from_a_second_worker(database: Database) -> None:
+    """A running job whose lease its owner renews is not claimed by another worker."""
+    clock = Clock()
+    queue = JobQueue(database.sessions, lease_seconds=10, clock=clock)
+    await queue.enqueue("create", {}, key="slow")
+    [job] = await queue.claim("w1")
+    clock.now += timedelta(seconds=8)
+    assert 1 == await queue.extend([job.id], "w1")
+    clock.now += timedelta(seconds=8)
+    assert [] == await queue.claim("w2")
+    assert 0 == await queue.extend([job.id], "w2")  # only the owner renews
+
+
+async def test_nul_and_lone_surrogates_are_stored_without_them(database: Database) -> None:
+    """A payload holding NUL or an unpaired surrogate is recorded (PostgreSQL refuses both)."""
+    queue = JobQueue(database.sessions)
+    assert await queue.enqueue("reply", {"text": "hi\x00 there \ud800!", "n": [1, "\x00"]}, key="z")
+    [job] = await queue.claim("w")
+    assert {"text": "hi there ?!", "n": [1, ""]} == job.payload

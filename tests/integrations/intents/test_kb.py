@@ -68,3 +68,30 @@ def test_missing_directory_is_an_error(encoder: Encoder, tmp_path: Path) -> None
         KnowledgeBase.from_dir(encoder, tmp_path / "absent")
     with pytest.raises(KnowledgeBaseError, match="no Markdown passages"):
         KnowledgeBase.from_dir(encoder, tmp_path)
+
+
+def test_refresh_follows_edited_files(encoder: Encoder, tmp_path: Path) -> None:
+    """An edited passage is read at the next refresh and changes the fingerprint; an unchanged
+    directory and a directory emptied mid-edit keep what is loaded."""
+    article = tmp_path / "returns.md"
+    article.write_text("# Returns\n## Window\nReturns within 30 days.\n", encoding="utf-8")
+    kb = KnowledgeBase.from_dir(encoder, tmp_path)
+    before = kb.fingerprint
+    assert kb.refresh() is False
+
+    article.write_text("# Returns\n## Window\nReturns within 45 days, always.\n", encoding="utf-8")
+    assert kb.refresh() is True
+    assert before != kb.fingerprint
+    assert ["Returns within 45 days, always."] == [p.text for p in kb.retrieve("returns", k=1)]
+
+    edited = kb.fingerprint
+    article.write_text("", encoding="utf-8")
+    assert kb.refresh() is False
+    assert edited == kb.fingerprint
+    assert ["Returns within 45 days, always."] == [p.text for p in kb.retrieve("returns", k=1)]
+
+
+def test_a_kb_built_from_passages_never_reloads(encoder: Encoder) -> None:
+    """Passages given directly have no files to follow."""
+    kb = KnowledgeBase(encoder, split_markdown("# A\nText.\n", "a.md", "a"))
+    assert kb.refresh() is False

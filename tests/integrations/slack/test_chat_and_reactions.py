@@ -155,3 +155,25 @@ async def test_reactions_on_a_missing_message_are_message_not_found(
     """Reacting to a ts that does not exist fails with `message_not_found`."""
     error = await _error(client.reactions_add(channel=support.id, timestamp="1.000001", name="x"))
     assert "message_not_found" == error
+
+
+async def test_message_metadata_is_returned_only_when_asked_for(
+    slack: SlackEmulator, client: AsyncWebClient, alice: User, support: Channel
+) -> None:
+    """An app's message metadata comes back from conversations.replies with
+    `include_all_metadata`, and is absent without it; a malformed one is refused."""
+    parent = slack.state.post(support, alice, "help").ts
+    metadata = {"event_type": "ticketbolt", "event_payload": {"marker": "ticket-7"}}
+    await client.chat_postMessage(
+        channel=support.id, text="Ticket #7", thread_ts=parent, metadata=metadata
+    )
+    plain = await client.conversations_replies(channel=support.id, ts=parent)
+    full = await client.conversations_replies(
+        channel=support.id, ts=parent, include_all_metadata=True
+    )
+    assert [None, None] == [m.get("metadata") for m in plain["messages"]]
+    assert [None, metadata] == [m.get("metadata") for m in full["messages"]]
+    bad = client.chat_postMessage(
+        channel=support.id, text="x", metadata={"event_type": "ticketbolt"}
+    )
+    assert "invalid_metadata_format" == await _error(bad)

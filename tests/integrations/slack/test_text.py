@@ -37,10 +37,24 @@ CHANNELS = {"C123": "support"}
         ("a &lt;b&gt; &amp; c", "a <b> & c"),
         ("literal &amp;lt; stays", "literal &lt; stays"),
         ("no markup at all", "no markup at all"),
+        ("*bold* _italics_ ~strike~ `code`", "bold italics strike code"),
+        ("(*bold*), _done_.", "(bold), done."),
+        ("*_~all three~_*", "all three"),
+        ("*ask <@U123> in <#C123|x>*", "ask @Alice Agent in #support"),
+        ("*see <https://x.io/a_b*c_|the docs>*", "see the docs (https://x.io/a_b*c_)"),
+        ("snake_case_name and 2*3*4 and ~/dir~x", "snake_case_name and 2*3*4 and ~/dir~x"),
+        ("a * b * c and _ alone", "a * b * c and _ alone"),
+        ("`*not bold* &lt;x&gt;`", "*not bold* <x>"),
+        ("run:\n```\nmake *all*\n```\ndone", "run:\nmake *all*\ndone"),
+        ("run ```make``` now", "run \nmake\n now"),
+        ("<!date^1392734382^{date_short}^https://x.io>", "2014-02-18 14:39 UTC"),
+        ("<!date^never^{date_short}>", "(a date)"),
+        ("*unclosed and _half", "*unclosed and _half"),
     ],
 )
 def test_render_plain(mrkdwn: str, expected: str) -> None:
-    """Mentions become names, links become `label (url)`, entities are decoded."""
+    """Mentions become names, links become `label (url)`, entities are decoded, and formatting
+    marks go while their words stay; code keeps what it holds as typed."""
     assert expected == render_plain(mrkdwn, USERS, CHANNELS)
 
 

@@ -1,0 +1,84 @@
+"""One place that says whether a failed job may succeed later, and how long to wait first.
+
+permanent   retrying cannot help: bad data for the database, a Slack error about the user,
+            channel, scope or token, a Gorgias 4xx other than 408, 409 and 429, our own
+            `PermanentJobError`. The job fails at once, with a notice where one can be posted.
+unsettled   a request went out and no answer came back (`OutcomeUnknown`): retry after the
+            settle time, looking up first what the request may have done.
+temporary   everything else (5xx, 429, timeouts before sending, a database restart): retry
+            with backoff.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import DataError
+
+from ticketbolt.handlers.deps import PermanentJobError
+from ticketbolt.integrations.gorgias.errors import (
+    GorgiasNotFound,
+    GorgiasRejected,
+    GorgiasUnauthorized,
+)
+from ticketbolt.integrations.resilience import OutcomeUnknown
+
+Kind = Literal["permanent", "unsettled", "temporary"]
+
+# Slack errors that name something retrying cannot change.
+SLACK_PERMANENT = frozenset(
+    {
+        "user_not_found",
+        "users_not_found",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "missing_scope",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "message_not_found",
+        "thread_not_found",
+        "cant_update_message",
+        "restricted_action",
+        "invalid_blocks",
+        "msg_too_long",
+    }
+)
+
+
+def classify(exc: BaseException) -> Kind:
+    """How a failed attempt should be treated (see the module docstring)."""
+    for error in _chain(exc):
+        if isinstance(error, PermanentJobError | DataError):
+            return "permanent"
+        if isinstance(error, GorgiasRejected | GorgiasUnauthorized | GorgiasNotFound):
+            return "permanent"
+        if isinstance(error, SlackApiError) and slack_error(error) in SLACK_PERMANENT:
+            return "permanent"
+        if isinstance(error, OutcomeUnknown):
+            return "unsettled"
+    return "temporary"
+
+
+def slack_error(error: SlackApiError) -> str:
+    """The `error` code of a Slack Web API answer ('' when there is none)."""
+    response = getattr(error, "response", None)
+    try:
+        return str(response.get("error") or "") if response is not None else ""
+    except (AttributeError, TypeError):
+        return ""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The error and those it was raised from, outermost first (bounded against cycles)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
