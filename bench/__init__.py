@@ -26,6 +26,14 @@ BENCHMARKS = {
     ),
     "memory": ("ticketbolt.bench.memory", "start-up time and RSS idle and after an ingest run"),
     "gorgias_pool": ("ticketbolt.bench.gorgias_pool", "pooled versus one-off Gorgias connections"),
+    "worker": (
+        "ticketbolt.bench.worker",
+        "job queue claim time and CPU per job at 100, 10,000 and 100,000 queued jobs",
+    ),
+    "retention": (
+        "ticketbolt.bench.retention",
+        "/metrics scrape cost with 100 versus 1,000,000 done jobs; retention purge",
+    ),
 }
 
 

@@ -96,7 +96,9 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         stamped = StampedList()
         gorgias.requests = stamped
         agent, channel, timestamps = seed(slack, n)
-        extra = {"TICKETBOLT_WORKER_CONCURRENCY": str(args.worker_concurrency)}
+        # Ticket jobs run in the tickets lane; the ceiling keeps the other lanes no wider.
+        slots = str(args.worker_concurrency)
+        extra = {"TICKETBOLT_LANE_TICKETS": slots, "TICKETBOLT_WORKER_CONCURRENCY": slots}
         if rate_limit:
             extra["GORGIAS_RATE_LIMIT"] = rate_limit
         env = service_env(slack.api_url, gorgias.base_url, database_url, **extra)
@@ -221,7 +223,8 @@ def main(argv: Sequence[str]) -> int:
         "--worker-concurrency",
         type=int,
         default=4,
-        help="TICKETBOLT_WORKER_CONCURRENCY (the service default is 4)",
+        help="the worker's ticket slots: TICKETBOLT_LANE_TICKETS (the service default is 4), "
+        "and TICKETBOLT_WORKER_CONCURRENCY as the ceiling of every lane",
     )
     parser.add_argument("--senders", type=int, default=32, help="reactions in flight at once")
     args = parser.parse_args(argv)

@@ -57,11 +57,15 @@ def build_engine(
             encoder,
             intents,
             threshold=settings.intent_threshold,
+            precision=settings.intent_precision,
             cache_dir=model_cache_dir(settings),
         )
     except OSError:  # an unwritable cache only costs a refit at each start
         offline = OfflineClassifier.from_config(
-            encoder, intents, threshold=settings.intent_threshold
+            encoder,
+            intents,
+            threshold=settings.intent_threshold,
+            precision=settings.intent_precision,
         )
     try:
         kb = KnowledgeBase.from_dir(encoder, settings.kb_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketbolt.bot.db.engine import ping as ping_database
@@ -12,6 +13,7 @@ from ticketbolt.bot.settings import Settings
 from ticketbolt.cache.base import Cache, CacheUnavailable
 from ticketbolt.cache.fallback import FallbackCache
 from ticketbolt.handlers import required_scopes
+from ticketbolt.handlers.channel_rules import Routing
 
 
 def granted_scopes(answer: Any) -> set[str]:
@@ -25,6 +27,23 @@ def granted_scopes(answer: Any) -> set[str]:
     return {scope.strip() for scope in str(value).split(",") if scope.strip()}
 
 
+async def channels_without_bot(slack: Any, routing: Routing) -> list[str]:
+    """Channel IDs of the channels file (and their alert channels) the bot is not a member of."""
+    named = set(routing.channels) | {
+        r.alert_channel for r in routing.channels.values() if r.alert_channel
+    }
+    outside: list[str] = []
+    for channel_id in sorted(named):
+        try:
+            info = (await slack.conversations_info(channel=channel_id))["channel"]
+        except SlackApiError:
+            outside.append(channel_id)
+            continue
+        if not info.get("is_member") and not info.get("is_im"):
+            outside.append(channel_id)
+    return outside
+
+
 def build_checks(
     settings: Settings,
     engine: AsyncEngine,
@@ -32,6 +51,8 @@ def build_checks(
     slack: Any,
     gorgias: Any,
     llm: Any = None,
+    *,
+    routing: Routing | None = None,
 ) -> list[Check]:
     async def database() -> str:
         await ping_database(engine)
@@ -84,6 +105,19 @@ def build_checks(
             raise Degraded("anyone in the workspace can resolve and reopen tickets")
         return f"{len(settings.agents)} user or group id(s) may resolve"
 
+    async def channels() -> str:
+        if routing is None or not routing.source:
+            raise NotConfigured("no channels file: tickets come from the create reaction only")
+        if settings.slack_bot_token is None:
+            return f"{len(routing.channels)} channel(s) in {routing.source}"
+        outside = await channels_without_bot(slack, routing)
+        if outside:
+            raise Degraded(
+                f"the bot is not a member of {', '.join(outside)} ({routing.source}): "
+                "invite it there, or remove them from the file"
+            )
+        return f"{len(routing.channels)} channel(s) in {routing.source}"
+
     return [
         Check("database", database, required=True, setting="DATABASE_URL"),
         Check("cache", cache_check, required=True, setting="REDIS_URL"),
@@ -96,4 +130,5 @@ def build_checks(
         ),
         Check("llm", llm_check, required=False, setting="OPENAI_API_KEY / OPENAI_BASE_URL"),
         Check("agents", agents, required=False, setting="TICKETBOLT_AGENTS"),
+        Check("channels", channels, required=False, setting="TICKETBOLT_CHANNELS"),
     ]

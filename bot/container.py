@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,7 +16,6 @@ from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketbolt import __version__
 from ticketbolt.bot.assistant_setup import build_engine, llm_client
+from ticketbolt.bot.channels import load_channels
 from ticketbolt.bot.checks import build_checks
 from ticketbolt.bot.db.audit import AuditLog
 from ticketbolt.bot.db.batch import GroupCommit
@@ -35,11 +36,13 @@ from ticketbolt.bot.db.mirror import MirrorLog  # thread sync (issue 7)
 from ticketbolt.bot.db.retention import Retention, RetentionPolicy
 from ticketbolt.bot.db.turns import Turns
 from ticketbolt.bot.health import HealthChecker
+from ticketbolt.bot.lanes import lanes
 from ticketbolt.bot.metrics import Metrics
 from ticketbolt.bot.server.app import ServerParts, build_ops_app, build_web_app
 from ticketbolt.bot.server.slack_app import build_app
 from ticketbolt.bot.server.webhook import gorgias_webhook_routes  # thread sync (issue 7)
 from ticketbolt.bot.settings import Settings
+from ticketbolt.bot.sla_setup import sla_service, sla_watchdog
 from ticketbolt.bot.socket_watch import SocketWatch
 from ticketbolt.bot.worker import Worker
 from ticketbolt.cache.base import Cache
@@ -47,8 +50,11 @@ from ticketbolt.cache.fallback import FallbackCache
 from ticketbolt.cache.memory import MemoryCache
 from ticketbolt.cache.redis import RedisCache
 from ticketbolt.handlers.deps import Deps, FeatureConfig
+from ticketbolt.handlers.sla_watchdog import SlaWatchdog
+from ticketbolt.handlers.slack_directory import SlackDirectory
 from ticketbolt.integrations.gorgias import GorgiasClient, GorgiasMetrics, build_http_client
 from ticketbolt.integrations.resilience import (
+    BoundedRateLimiter,
     CircuitBreaker,
     FallbackRateLimiter,
     LocalLeakyBucket,
@@ -56,6 +62,8 @@ from ticketbolt.integrations.resilience import (
     RedisLeakyBucket,
     parse_rate_limit,
 )
+from ticketbolt.integrations.slack.limits import Allowance
+from ticketbolt.integrations.slack.throttle import SlackThrottle, ThrottledWebClient
 
 
 @dataclass
@@ -81,11 +89,12 @@ class Runtime:
     socket_watch: SocketWatch | None = None  # Socket Mode only; attached by `serve`
     retention: Retention | None = None
     ops_app: web.Application | None = None  # served on TICKETBOLT_METRICS_PORT when set
+    sla_watchdog: SlaWatchdog | None = None  # periodic SLA runs (bot/sla_setup.py)
 
     def worker(self, **overrides: Any) -> Worker:
         s = self.settings
         options: dict[str, Any] = {
-            "concurrency": s.worker_concurrency,
+            "lanes": lanes(s),
             "poll_interval": s.job_poll_interval,
             "grace_seconds": s.shutdown_grace,
             "settle_seconds": s.upstream_settle,
@@ -155,19 +164,68 @@ class Runtime:
         return report
 
 
-def slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+def slack_client(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    redis: Redis | None = None,
+    metrics: Metrics | None = None,
+) -> AsyncWebClient:
+    """The pooled Web API client. Slack's 429s are not retried asleep here: calls pass a
+    per-method limiter first, and in a job a long wait or a 429 defers the job instead."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return AsyncWebClient(
+    return ThrottledWebClient(
+        throttle=slack_throttle(settings, redis, metrics, token or ""),
         token=token,
         base_url=settings.slack_api_url,
         session=session,
         timeout=15,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def slack_throttle(
+    settings: Settings, redis: Redis | None, metrics: Metrics | None, token: str
+) -> SlackThrottle:
+    """Limiters per Slack method (and channel), shared through Redis by every replica that uses
+    the same bot token, local otherwise."""
+    workspace = hashlib.sha256(token.encode()).hexdigest()[:16]
+
+    def limiter(key: str, allowance: Allowance) -> BoundedRateLimiter:
+        local = LocalLeakyBucket(allowance.capacity, allowance.bucket_window)
+        if redis is None:
+            return local
+        shared = RedisLeakyBucket(
+            redis,
+            f"ticketbolt:ratelimit:slack:{workspace}:{key}",
+            allowance.capacity,
+            allowance.bucket_window,
+        )
+        return FallbackRateLimiter(shared, local)
+
+    return SlackThrottle(
+        settings.slack_limits_table,
+        limiter,
+        max_inline_wait=settings.slack_max_inline_wait,
+        observer=metrics.slack_limits if metrics else None,
+    )
+
+
+def slack_directory(
+    settings: Settings, slack: AsyncWebClient, redis: Redis | None, stack: AsyncExitStack
+) -> SlackDirectory:
+    """People, channel names and messages seen live (handlers/slack_directory.py): apart from
+    the LLM layers, so a busy channel never evicts those; in Redis, shared by replicas."""
+    cache: Cache = MemoryCache(settings.cache_max_entries)
+    if redis is not None:
+        shared = FallbackCache(
+            RedisCache(redis, prefix="ticketbolt:slack:"), MemoryCache(settings.cache_max_entries)
+        )
+        stack.push_async_callback(shared.aclose)
+        cache = shared
+    return SlackDirectory(slack, cache, message_ttl=settings.message_cache_minutes * 60)
 
 
 def gorgias_client(
@@ -250,7 +308,7 @@ async def open_runtime(
 
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20, connect=5))
         stack.push_async_callback(session.close)
-        slack = slack_client(settings, session)
+        slack = slack_client(settings, session, redis, metrics)
 
         gorgias: GorgiasClient | None = None
         api_url, username, api_key = (
@@ -290,7 +348,16 @@ async def open_runtime(
                 resolve_reaction=settings.resolve_reaction,
                 marker_reaction=settings.marker_reaction,
                 agents=frozenset(settings.agents),
-                assistant_channels=frozenset(settings.assistant_channels),
+                claim_reaction=settings.claim_reaction,
+                # A bad channels file stops the start here.
+                routing=(
+                    routing := (channels := load_channels(settings.channels_path)).routing(
+                        str(settings.channels_path or "")
+                    )
+                ),
+                # TICKETBOLT_ASSISTANT_CHANNELS and the channels file's `assistant` mode.
+                assistant_channels=frozenset(settings.assistant_channels)
+                | routing.in_mode("assistant"),
                 assistant_rate_per_minute=settings.assistant_rate_per_minute,
                 handoffs_per_customer_hour=settings.handoffs_per_customer_hour,
                 handoffs_per_hour=settings.handoffs_per_hour,
@@ -305,6 +372,8 @@ async def open_runtime(
             turns=Turns(sessions),
             cache=cache,
             mirror=MirrorLog(sessions),  # thread sync (issue 7)
+            sla=sla_service(channels, routing, sessions, queue.wakeup),  # SLA clocks
+            slack_directory=slack_directory(settings, slack, redis, stack),
         )
         signing = settings.slack_signing_secret
         # Without a bot token there is no Slack app to serve (operator commands still work).
@@ -319,7 +388,7 @@ async def open_runtime(
             if settings.slack_bot_token
             else None
         )
-        checks = build_checks(settings, engine, cache, slack, gorgias, llm)
+        checks = build_checks(settings, engine, cache, slack, gorgias, llm, routing=routing)
         socket_watch = None
         if settings.socket_mode and bolt is not None:
             socket_watch = SocketWatch(metrics, settings.socket_ping_seconds)
@@ -347,6 +416,7 @@ async def open_runtime(
             web_app=web.Application(),
             started_at=time.monotonic(),
             socket_watch=socket_watch,
+            sla_watchdog=sla_watchdog(settings, deps),
         )
         deps.status = runtime
         if bolt is not None:

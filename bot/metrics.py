@@ -76,6 +76,47 @@ class Metrics:
             ["stage", "outcome"],
             registry=r,
         )
+        self.slack_limits = SlackLimitMetrics(r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class SlackLimitMetrics:
+    """What the client side of Slack's rate limits did, per Web API method."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rate_limited_total = Counter(
+            "ticketbolt_slack_rate_limited",
+            "HTTP 429 answers from Slack by method",
+            ["method"],
+            registry=registry,
+        )
+        self.waits = Counter(
+            "ticketbolt_slack_rate_limit_waits",
+            "Slack calls that waited inline for the client-side limiter, by method",
+            ["method"],
+            registry=registry,
+        )
+        self.wait_seconds = Counter(
+            "ticketbolt_slack_rate_limit_wait_seconds",
+            "Seconds Slack calls waited inline for the client-side limiter, by method",
+            ["method"],
+            registry=registry,
+        )
+        self.deferrals = Counter(
+            "ticketbolt_slack_deferrals",
+            "Jobs rescheduled because a Slack method's allowance was spent, by method",
+            ["method"],
+            registry=registry,
+        )
+
+    def waited(self, method: str, seconds: float) -> None:
+        self.waits.labels(method).inc()
+        self.wait_seconds.labels(method).inc(seconds)
+
+    def rate_limited(self, method: str) -> None:
+        self.rate_limited_total.labels(method).inc()
+
+    def deferred(self, method: str) -> None:
+        self.deferrals.labels(method).inc()

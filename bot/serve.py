@@ -91,6 +91,8 @@ async def serve(
             if runtime.socket_watch is not None:
                 socket_watch = asyncio.create_task(runtime.socket_watch.run())
         worker_task = asyncio.create_task(runtime.worker().run(stop)) if with_worker else None
+        watchdog = runtime.sla_watchdog if with_worker else None
+        sla_task = asyncio.create_task(watchdog.run(stop)) if watchdog is not None else None
         if not settings.agents:
             log.warning(
                 "TICKETBOLT_AGENTS is not set: anyone in the workspace can resolve and reopen "
@@ -121,6 +123,8 @@ async def serve(
                 await ops.cleanup()
             if worker_task is not None:
                 await worker_task
+            if sla_task is not None:
+                await sla_task
 
 
 async def work(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

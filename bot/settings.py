@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ticketbolt.bot.logs import redact_text
+from ticketbolt.integrations.slack.limits import SlackLimits, parse_limits
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ticketbolt.db"
 
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     # Socket Mode pings this often; nothing heard for three pings forces a reconnect.
     socket_ping_seconds: float = Field(
         10.0, gt=0, le=300, validation_alias="TICKETBOLT_SOCKET_PING_SECONDS"
+    )
+    # The client-side limiter of Slack's per-method tiers: on, off, or tier/method overrides.
+    slack_limits: str = Field("on", validation_alias="TICKETBOLT_SLACK_LIMITS")
+    # A job's Slack call waits for its turn inline up to this long; longer, the job is deferred.
+    slack_max_inline_wait: float = Field(
+        1.0, ge=0, le=10, validation_alias="TICKETBOLT_SLACK_MAX_INLINE_WAIT"
     )
 
     gorgias_account: str | None = Field(None, validation_alias="GORGIAS_ACCOUNT")
@@ -69,6 +76,9 @@ class Settings(BaseSettings):
         "white_check_mark", validation_alias="TICKETBOLT_RESOLVE_REACTION"
     )
     marker_reaction: str = Field("eyes", validation_alias="TICKETBOLT_MARKER_REACTION")
+    claim_reaction: str = Field("raising_hand", validation_alias="TICKETBOLT_CLAIM_REACTION")
+    # The channels file (bot/channels.py): per-channel mode, tags, priority, SLA.
+    channels_path: Path | None = Field(None, validation_alias="TICKETBOLT_CHANNELS")
     agents: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="TICKETBOLT_AGENTS"
     )
@@ -83,7 +93,13 @@ class Settings(BaseSettings):
     )
     sync_internal_notes: bool = Field(False, validation_alias="TICKETBOLT_SYNC_INTERNAL_NOTES")
 
-    intent_threshold: float = Field(0.7, ge=0, le=1, validation_alias="TICKETBOLT_INTENT_THRESHOLD")
+    # Unset: the threshold is fitted to the intents' examples for TICKETBOLT_INTENT_PRECISION.
+    intent_threshold: float | None = Field(
+        None, ge=0, le=1, validation_alias="TICKETBOLT_INTENT_THRESHOLD"
+    )
+    intent_precision: float = Field(
+        0.97, gt=0, le=1, validation_alias="TICKETBOLT_INTENT_PRECISION"
+    )
     assistant_rate_per_minute: int = Field(
         10, ge=1, validation_alias="TICKETBOLT_ASSISTANT_RATE_PER_MINUTE"
     )
@@ -98,6 +114,10 @@ class Settings(BaseSettings):
         1800, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_RESPONSES"
     )
     cache_max_entries: int = Field(10_000, ge=1, validation_alias="TICKETBOLT_CACHE_MAX_ENTRIES")
+    # Messages seen live are kept this long, so a 🎫 on one needs no Slack read (0: off).
+    message_cache_minutes: float = Field(
+        60.0, ge=0, validation_alias="TICKETBOLT_MESSAGE_CACHE_MINUTES"
+    )
 
     # 15 attempts backing off to 15 minutes ride out roughly an hour and a half of outage.
     job_max_attempts: int = Field(15, ge=1, validation_alias="TICKETBOLT_JOB_MAX_ATTEMPTS")
@@ -109,7 +129,17 @@ class Settings(BaseSettings):
     )
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias="TICKETBOLT_JOB_LEASE_SECONDS")
     job_poll_interval: float = Field(0.5, gt=0, validation_alias="TICKETBOLT_JOB_POLL_INTERVAL")
-    worker_concurrency: int = Field(4, ge=1, validation_alias="TICKETBOLT_WORKER_CONCURRENCY")
+    # Jobs one worker runs at once, per lane (bot/lanes.py): a customer's reply never waits
+    # behind a burst of tickets. Slots wait on I/O; upstream limiters bound the calls. Tickets
+    # and sync keep the old pool's 4: more ticket jobs at once, deferred together by Slack's
+    # per-channel limits, come back together and finish later, not sooner (measured).
+    lane_assistant: int = Field(16, ge=1, validation_alias="TICKETBOLT_LANE_ASSISTANT")
+    lane_tickets: int = Field(4, ge=1, validation_alias="TICKETBOLT_LANE_TICKETS")
+    lane_sync: int = Field(4, ge=1, validation_alias="TICKETBOLT_LANE_SYNC")
+    # Optional ceiling on every lane (before lanes: the one pool of slots for all jobs).
+    worker_concurrency: int | None = Field(
+        None, ge=1, validation_alias="TICKETBOLT_WORKER_CONCURRENCY"
+    )
     # After SIGTERM, in-flight jobs get this long; the rest are released, never re-run blind.
     shutdown_grace: float = Field(10.0, ge=0, validation_alias="TICKETBOLT_SHUTDOWN_GRACE")
     # A request that got no answer may still be carried out upstream; wait this long before a
@@ -121,6 +151,8 @@ class Settings(BaseSettings):
     audit_retention_days: float = Field(
         365.0, gt=0, validation_alias="TICKETBOLT_AUDIT_RETENTION_DAYS"
     )
+    # The share of the Gorgias allowance the SLA watchdog may spend confirming tickets.
+    sla_api_share: float = Field(0.25, gt=0, le=1, validation_alias="TICKETBOLT_SLA_API_SHARE")
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="TICKETBOLT_MAX_BODY_BYTES")
     log_level: str = Field("INFO", validation_alias="TICKETBOLT_LOG_LEVEL")
     log_format: str = Field("json", validation_alias="TICKETBOLT_LOG_FORMAT")
@@ -174,6 +206,12 @@ class Settings(BaseSettings):
             raise ValueError("requests and window must be positive")
         return value
 
+    @field_validator("slack_limits")
+    @classmethod
+    def _slack_limits_shape(cls, value: str) -> str:
+        parse_limits(value)  # raises ValueError naming the bad part
+        return value
+
     @field_validator("log_format")
     @classmethod
     def _log_format(cls, value: str) -> str:
@@ -185,6 +223,11 @@ class Settings(BaseSettings):
     def sandbox(self) -> bool:
         """No Slack credentials: run against the built-in emulators."""
         return self.slack_bot_token is None
+
+    @property
+    def slack_limits_table(self) -> SlackLimits | None:
+        """The Slack limits the client-side limiter follows; None when it is off."""
+        return parse_limits(self.slack_limits)
 
     @property
     def socket_mode(self) -> bool:

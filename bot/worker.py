@@ -8,13 +8,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ticketbolt.bot.db.jobs import JobQueue, JobRecord
 from ticketbolt.bot.logs import bind_correlation_id, clear_correlation_id
 from ticketbolt.bot.metrics import Metrics
 from ticketbolt.handlers.deps import JobHandler, PermanentJobError
-from ticketbolt.handlers.failures import classify
+from ticketbolt.handlers.failures import classify, deferral
+from ticketbolt.integrations.resilience import deferrable
 
 log = logging.getLogger("ticketbolt.worker")
 
@@ -23,8 +25,24 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+@dataclass(frozen=True)
+class Lane:
+    """Jobs of these kinds run in `slots` of their own, so a burst in one lane (a hundred
+    tickets) never keeps another (a customer's reply) waiting for a slot."""
+
+    name: str
+    slots: int
+    kinds: frozenset[str] = frozenset()
+
+
 class Worker:
-    """Runs up to `concurrency` jobs at a time; on stop, finishes or releases what it holds."""
+    """Runs each lane's jobs up to its slots; on stop, finishes or releases what it holds.
+
+    Without `lanes` there is one lane of `concurrency` slots. The last lane also runs every
+    kind no lane names: handlers left out, and jobs no handler knows (found when the worker
+    starts and at each maintenance interval), which then fail with a reason instead of
+    waiting unseen.
+    """
 
     def __init__(
         self,
@@ -33,6 +51,7 @@ class Worker:
         metrics: Metrics,
         *,
         concurrency: int = 4,
+        lanes: Sequence[Lane] = (),
         poll_interval: float = 0.5,
         grace_seconds: float = 10.0,
         settle_seconds: float = 20.0,
@@ -43,7 +62,9 @@ class Worker:
         self._queue = queue
         self._handlers = handlers
         self._metrics = metrics
-        self._concurrency = concurrency
+        self._lanes = list(lanes) if lanes else [Lane("jobs", concurrency)]
+        self._kinds = self._lane_kinds(frozenset())
+        self._lane_of: dict[asyncio.Task[None], str] = {}
         self._poll = poll_interval
         self._grace = grace_seconds
         self._settle = settle_seconds
@@ -72,32 +93,57 @@ class Worker:
             except Exception:  # the database may be briefly down; the next round tries again
                 log.warning("renewing job leases failed", exc_info=True)
 
+    def _lane_kinds(self, unknown: frozenset[str]) -> dict[str, frozenset[str]]:
+        named = frozenset().union(*(lane.kinds for lane in self._lanes))
+        kinds = {lane.name: lane.kinds for lane in self._lanes}
+        last = self._lanes[-1].name
+        kinds[last] = kinds[last] | (frozenset(self._handlers) - named) | unknown
+        return kinds
+
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._maintain()
-            free = self._concurrency - len(self._running)
-            jobs: list[JobRecord] = []
-            if free > 0:
-                self._queue.wakeup.clear()
-                try:
-                    jobs = await self._queue.claim(self.owner, limit=free)
-                except Exception:  # the database may be briefly down; keep the worker alive
-                    log.exception("claiming jobs failed")
-            for job in jobs:
-                task = asyncio.create_task(self._execute(job))
-                self._running[task] = job
-                task.add_done_callback(self._running.pop)
-            if not jobs or free <= 0:
+            self._queue.wakeup.clear()
+            more = False
+            for lane in self._lanes:
+                free = lane.slots - sum(1 for name in self._lane_of.values() if name == lane.name)
+                if free > 0:
+                    jobs = await self._claim(lane, free)
+                    more = more or len(jobs) == free  # a full batch: more may be due
+                    for job in jobs:
+                        self._start(lane, job)
+            if not more:
                 await self._idle(stop)
         await self._drain()
 
+    async def _claim(self, lane: Lane, limit: int) -> list[JobRecord]:
+        try:
+            return await self._queue.claim(self.owner, limit, kinds=self._kinds[lane.name])
+        except Exception:  # the database may be briefly down; keep the worker alive
+            log.exception("claiming jobs failed", extra={"lane": lane.name})
+            return []
+
+    def _start(self, lane: Lane, job: JobRecord) -> None:
+        task = asyncio.create_task(self._execute(job))
+        self._running[task] = job
+        self._lane_of[task] = lane.name
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        self._lane_of.pop(task, None)
+
     async def _maintain(self) -> None:
-        """Housekeeping such as expiring old event ids, at most once per interval."""
-        if self._maintenance is None or time.monotonic() < self._next_maintenance:
+        """At most once per interval: look for jobs of kinds no handler knows (the last lane
+        takes them), then housekeeping such as expiring old event ids."""
+        if time.monotonic() < self._next_maintenance:
             return
         self._next_maintenance = time.monotonic() + self._maintenance_interval
         try:
-            await self._maintenance()
+            unknown = await self._queue.kinds_waiting() - frozenset(self._handlers)
+            self._kinds = self._lane_kinds(frozenset(unknown))
+            if self._maintenance is not None:
+                await self._maintenance()
         except Exception:  # housekeeping must never stop the worker
             log.exception("maintenance failed")
 
@@ -136,10 +182,16 @@ class Worker:
         try:
             if handler is None:
                 raise PermanentJobError(f"no handler for job kind {job.kind!r}")
-            await handler(job)
+            # Its upstream calls raise `Deferred` rather than hold this slot through a long wait.
+            with deferrable():
+                await handler(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if (retry_after := deferral(exc)) is not None:
+                outcome = "deferred"
+                await self._defer(job, exc, retry_after)
+                return
             kind = classify(exc)
             error = (
                 str(exc) if isinstance(exc, PermanentJobError) else f"{type(exc).__name__}: {exc}"
@@ -163,3 +215,13 @@ class Worker:
             self._metrics.jobs.labels(job.kind, outcome).inc()
             self._metrics.job_seconds.labels(job.kind).observe(time.perf_counter() - started)
             clear_correlation_id()
+
+    async def _defer(self, job: JobRecord, exc: Exception, retry_after: float) -> None:
+        """A rate limit: the job runs again after `retry_after`, its slot free meanwhile."""
+        await self._queue.defer(
+            job, self.owner, f"deferred: {type(exc).__name__}: {exc}", retry_after=retry_after
+        )
+        log.info(
+            "job deferred by a rate limit",
+            extra={"job_id": job.id, "kind": job.kind, "retry_in_s": round(retry_after, 3)},
+        )

@@ -23,6 +23,22 @@ def required_scopes() -> set[str]:
 
 def _features() -> list[Any]:
     """Feature modules in registration order; `messages` follows those that add consumers."""
-    from ticketbolt.handlers import assistant, commands, messages, reactions, shortcuts, sync
+    from ticketbolt.handlers import (
+        assistant,
+        commands,
+        messages,
+        reactions,
+        routing,
+        shortcuts,
+        sla_watchdog,
+        slack_directory,
+        sync,
+        triage,
+    )
 
-    return [reactions, assistant, sync, commands, shortcuts, messages]
+    # slack_directory's message consumer runs first: thread sync relies on what it records.
+    # routing's `auto` tickets follow it too, so their create finds the message recorded.
+    return [
+        *(reactions, triage, slack_directory, routing, assistant, sync, sla_watchdog),
+        *(commands, shortcuts, messages),
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 from ticketbolt.handlers.assistant_handoff import HANDOFF_JOB, Handoff
 from ticketbolt.handlers.deps import Deps, JobLike
 from ticketbolt.handlers.filters import is_human_message
+from ticketbolt.handlers.posting import post_once
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def register(app: Any, deps: Deps) -> None:
             await handoff.follow_up(job, p, handed_off)
             return
         if p["refused"]:
-            await say(p, REFUSAL)
+            await say(job, p, REFUSAL)
             return
         history = await turns.history(p["conversation"])
         await turns.add(p["conversation"], p["ts"], "customer", p["user"], p["text"])
@@ -99,13 +100,22 @@ def register(app: Any, deps: Deps) -> None:
         if reply.action == "handoff":
             await handoff.request(p, reply.intent, reply.reason)
             return
-        await say(p, reply.text)
+        await say(job, p, reply.text)
         label = "clarify" if reply.action == "clarify" else reply.intent
         await turns.add(p["conversation"], f"bot:{p['ts']}", "bot", "assistant", reply.text, label)
 
-    async def say(p: dict[str, Any], text: str) -> None:
-        await deps.slack.chat_postMessage(
-            channel=p["channel"], thread_ts=p["thread_ts"] or None, text=text, unfurl_links=False
+    async def say(job: JobLike, p: dict[str, Any], text: str) -> None:
+        # One answer per customer message, even when a retry follows a post whose answer was lost.
+        await post_once(
+            deps.slack,
+            job,
+            channel=p["channel"],
+            thread_ts=p["thread_ts"] or None,
+            after_ts=p["ts"],
+            text=text,
+            marker=f"answer:{p['conversation']}:{p['ts']}",
+            notes=deps.cache,
+            unfurl_links=False,
         )
 
     deps.message_consumers.append(on_message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -13,19 +12,15 @@ from ticketbolt.integrations.intents.cascade import Decision, IntentCascade
 from ticketbolt.integrations.intents.config import Intent, IntentsConfig
 from ticketbolt.integrations.intents.kb import KnowledgeBase, Passage
 from ticketbolt.integrations.intents.normalize import normalize
+from ticketbolt.integrations.intents.policy import handoff_reason as _policy_reason
 from ticketbolt.integrations.llm.client import LlmError, LlmWriter
 
-HUMAN_REQUEST = re.compile(
-    r"\b(human|real person|a person|someone real|representative|live agent|an agent|"
-    r"speak to (?:someone|somebody)|talk to (?:someone|somebody))\b",
-    re.I,
-)
-FRUSTRATION = re.compile(
-    r"\b(useless|ridiculous|unacceptable|terrible|worst|furious|angry|scam|wtf|fed up)\b|!!!",
-    re.I,
-)
 Action = Literal["answer", "clarify", "handoff"]
 PASSAGES = 3  # retrieved per question, and given to the writer
+CLARIFY = (
+    "I'm not sure I understood. Could you rephrase, or say a bit more about your order or "
+    "question? You can also ask for a person at any time."
+)
 
 
 class TurnLike(Protocol):
@@ -44,12 +39,6 @@ class Reply:
     reason: str = ""
 
 
-def frustrated(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.8
-    return shouting or bool(FRUSTRATION.search(text))
-
-
 def no_progress(history: Sequence[TurnLike]) -> bool:
     """The bot's last reply was already a request to rephrase."""
     bot_turns = [t for t in history if t.role == "bot"]
@@ -59,16 +48,11 @@ def no_progress(history: Sequence[TurnLike]) -> bool:
 def handoff_reason(
     text: str, intent: Intent | None, *, unsure: bool, history: Sequence[TurnLike]
 ) -> str:
-    """Why this message goes to a person, or "" when the assistant may answer it."""
-    if HUMAN_REQUEST.search(text):
-        return "asked for a person"
-    if frustrated(text):
-        return "the customer is frustrated"
-    if intent is not None and intent.action == "handoff":
-        return f"{intent.name} needs a person"
-    if unsure and no_progress(history):
-        return "two replies without progress"
-    return ""
+    """Why this message goes to a person, or "" when the assistant answers or asks instead.
+
+    An unsure guess never hands off by itself (see `integrations/intents/policy.py`).
+    """
+    return _policy_reason(text, intent, unsure=unsure, stalled=no_progress(history))
 
 
 def templated(passages: Sequence[Passage]) -> str:
@@ -102,18 +86,14 @@ class AssistantEngine:
     async def reply(self, text: str, history: Sequence[TurnLike]) -> Reply:
         decision = await self.cascade.decide(text)
         intent = self.intents.get(decision.intent)
-        unsure = decision.uncertain or intent is None or not intent.kb_topic
+        # Unsure: the classifier (or the LLM) does not trust its answer, or answered `other`
+        # outside the configured intents. Then the assistant asks; it never acts on a guess.
+        unsure = decision.uncertain or intent is None
         reason = handoff_reason(text, intent, unsure=unsure, history=history)
         if reason:
             return self._handoff(decision, reason)
         if unsure or intent is None or not intent.kb_topic:
-            return Reply(
-                "clarify",
-                "I'm not sure I understood. Could you say a bit more about "
-                "your order or question? You can also ask for a person at any time.",
-                decision.intent,
-                decision.stage,
-            )
+            return Reply("clarify", CLARIFY, decision.intent, decision.stage)
         passages = await self._passages(text, intent.kb_topic)
         if not passages:
             return self._handoff(decision, "no answer in the knowledge base")

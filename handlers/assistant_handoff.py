@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ticketbolt.handlers.assistant_engine import HUMAN_REQUEST, frustrated
 from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
-from ticketbolt.handlers.failures import classify
+from ticketbolt.handlers.failures import gives_up
 from ticketbolt.handlers.slack_context import SlackReader
 from ticketbolt.handlers.sync import SlackChange, TicketMirror
 from ticketbolt.integrations.gorgias.errors import GorgiasNotFound
 from ticketbolt.integrations.gorgias.models import CustomerRef, NewTicket
+from ticketbolt.integrations.intents.policy import HUMAN_REQUEST, frustrated
 
 HANDOFF_JOB = "handoff_ticket"
 SOURCE = "assistant"  # ticket_links.source of hand-off tickets, what the hourly caps count
@@ -189,7 +189,7 @@ class Handoff:
         try:
             ticket_id = await self._ticket(job, p)
         except Exception as exc:
-            if job.last_attempt or classify(exc) == "permanent":
+            if gives_up(exc, job.last_attempt):
                 # Release the conversation, so a new request can try again; nothing is lost.
                 await self._deps.turns.add(
                     p["conversation"], f"{FAILED}{p['root_ts']}", "handoff", SOURCE, str(exc)[:200]
@@ -224,7 +224,7 @@ class Handoff:
             await gorgias.find_ticket_by_external_id(external_id) if job.outcome_unknown else None
         )
         if ticket is None:
-            reader = SlackReader(deps.slack, p["team_id"])
+            reader = SlackReader(deps.slack, p["team_id"], deps.slack_directory)
             person = await reader.person(p["user"])
             if person.member_of(p["team_id"]) and person.email:
                 customer = CustomerRef(email=person.email, name=person.name)

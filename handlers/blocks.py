@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ticketbolt.handlers.blocks_triage import take_it
+
 Blocks = list[dict[str, Any]]
 
 
@@ -20,6 +22,7 @@ def ticket_created(ticket_id: int, subject: str, link: str, reactor: str) -> tup
     return text, [
         _section(f":ticket: *<{link}|Ticket #{ticket_id}>* opened — {subject}"),
         _context(f"Status: *open* · requested by <@{reactor}>"),
+        take_it(ticket_id),  # claiming (handlers/triage.py)
     ]
 
 

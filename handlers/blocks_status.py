@@ -65,7 +65,10 @@ def duration(seconds: float) -> str:
 
 def usage(problem: str = "") -> Answer:
     """The command list; `problem` (what was wrong with the command) goes first when given."""
-    text = "Usage: /ticketbolt status | cache | ticket <id> | help"
+    text = (
+        "Usage: /ticketbolt status | cache | ticket <id> | "
+        "assign <id> @user | mine | channel | help"
+    )
     told = [_section(f":warning: {problem}")] if problem else []
     return f"{text}\n{problem}".rstrip(), [
         *told,
@@ -74,6 +77,9 @@ def usage(problem: str = "") -> Answer:
             "• `/ticketbolt status` — health of every dependency, the job queue, version\n"
             "• `/ticketbolt cache` — cache statistics per layer\n"
             "• `/ticketbolt ticket <id>` — a Gorgias ticket and the message it came from\n"
+            "• `/ticketbolt assign <id> @user` — make someone the ticket's assignee (agents only)\n"
+            "• `/ticketbolt mine` — the open tickets assigned to you, newest first\n"
+            "• `/ticketbolt channel` — this channel's settings from the channels file\n"
             "• `/ticketbolt help` — this list"
         ),
         _context("Answers are visible only to you."),
@@ -93,7 +99,7 @@ def not_a_ticket_id(given: str) -> str:
 
 
 def refused() -> Answer:
-    text = "Only members of this workspace can use /ticketbolt status, cache and ticket."
+    text = "Only members of this workspace can use /ticketbolt."
     return text, [_section(f":no_entry: {text}")]
 
 

@@ -1,8 +1,10 @@
-"""`/ticketbolt`: status, cache statistics and ticket look-ups, answered after a fast ack."""
+"""`/ticketbolt`: status, cache, ticket look-ups and triage (assign, mine, channel), answered
+after a fast ack."""
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from ticketbolt.handlers import blocks_status as ui
 from ticketbolt.handlers.deps import Deps
 from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.handlers.triage_commands import TriageAnswers
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
 from ticketbolt.integrations.ids import parse_id
 
@@ -26,7 +29,9 @@ SCOPES = {
 }
 COMMAND = SLACK_COMMANDS[0]
 # Sub-commands answered in the background: each reads a dependency that may be slow.
-BACKGROUND = ("status", "cache", "ticket")
+BACKGROUND = ("status", "cache", "ticket", "assign", "mine", "channel")
+# `assign <id> <@U…|name>`: Slack escapes the mention (should_escape in manifest.yml).
+_ASSIGN = re.compile(r"(\S+)\s+<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Request:
 
     sub: str
     ticket_id: int | None = None
+    user_id: str = ""  # whom `assign` names
     problem: str = ""  # why a `help` answer replaced what was asked, shown above the usage
 
     @classmethod
@@ -42,18 +48,39 @@ class Request:
         words = text.split()
         sub = words[0].lower() if words else "help"
         if sub == "ticket":
-            if len(words) != 2:
-                return cls(
-                    "help",
-                    problem="`ticket` needs one ticket number, like `/ticketbolt ticket 1234`.",
-                )
-            ticket_id = parse_id(words[1].removeprefix("#"))
-            if ticket_id is None:
-                return cls("help", problem=ui.not_a_ticket_id(words[1]))
-            return cls("ticket", ticket_id)
+            return cls._ticket(words[1:])
+        if sub == "assign":
+            return cls._assign(text.strip()[len(words[0]) :].strip())
+        if sub in ("mine", "channel") and len(words) > 1:
+            return cls("help", problem=f"`{sub}` takes nothing after it: `/ticketbolt {sub}`.")
         if sub in BACKGROUND or sub == "help":
             return cls(sub)
         return cls("help", problem=ui.unknown_subcommand(words[0]))
+
+    @classmethod
+    def _ticket(cls, args: list[str]) -> Request:
+        if len(args) != 1:
+            return cls(
+                "help", problem="`ticket` needs one ticket number, like `/ticketbolt ticket 1234`."
+            )
+        ticket_id = parse_id(args[0].removeprefix("#"))
+        if ticket_id is None:
+            return cls("help", problem=ui.not_a_ticket_id(args[0]))
+        return cls("ticket", ticket_id)
+
+    @classmethod
+    def _assign(cls, rest: str) -> Request:
+        found = _ASSIGN.fullmatch(rest)
+        if found is None:
+            return cls(
+                "help",
+                problem="`assign` needs a ticket number and a person picked from the @ menu, "
+                "like `/ticketbolt assign 1234 @alex`.",
+            )
+        ticket_id = parse_id(found[1].removeprefix("#"))
+        if ticket_id is None:
+            return cls("help", problem=ui.not_a_ticket_id(found[1]))
+        return cls("assign", ticket_id, found[2])
 
 
 class Answers:
@@ -61,13 +88,19 @@ class Answers:
 
     def __init__(self, deps: Deps):
         self._deps = deps
+        self._triage = TriageAnswers(deps)
 
     async def deliver(
-        self, request: Request, team_id: str, user_id: str, respond: AsyncRespond
+        self,
+        request: Request,
+        team_id: str,
+        user_id: str,
+        respond: AsyncRespond,
+        channel_id: str = "",
     ) -> None:
         """Answer on the command's `response_url`; a failure still tells the person."""
         try:
-            text, blocks = await self.answer(request, team_id, user_id)
+            text, blocks = await self.answer(request, team_id, user_id, channel_id)
         except SlackApiError as exc:
             # Slack refused a read (an unknown user, a revoked token): its answer, not our fault.
             error = exc.response.get("error")
@@ -91,15 +124,28 @@ class Answers:
                 "response_url refused the /ticketbolt answer: %s %s", sent.status_code, sent.body
             )
 
-    async def answer(self, request: Request, team_id: str, user_id: str) -> ui.Answer:
-        person = await SlackReader(self._deps.slack, team_id).person(user_id)
+    async def answer(
+        self, request: Request, team_id: str, user_id: str, channel_id: str = ""
+    ) -> ui.Answer:
+        reader = SlackReader(self._deps.slack, team_id, self._deps.slack_directory)
+        person = await reader.person(user_id)
         if not person.member_of(team_id):
             return ui.refused()
         if request.sub == "ticket" and request.ticket_id is not None:
             return await self.ticket(request.ticket_id, team_id)
+        if request.sub == "assign" and request.ticket_id is not None:
+            return await self._triage.assign(person, team_id, request.ticket_id, request.user_id)
+        if request.sub == "mine":
+            return await self._triage.mine(person)
+        if request.sub == "channel":
+            return self._triage.channel(channel_id)
+        return await self.status(request.sub)
+
+    async def status(self, sub: str) -> ui.Answer:
+        """`status` or `cache`: read from the process's status source."""
         if self._deps.status is None:
             return ui.problem("Status is not available in this process.")
-        if request.sub == "cache":
+        if sub == "cache":
             return ui.cache_report((await self._deps.status.stats())["cache"])
         return ui.status_report(await self._deps.status.status_report())
 
@@ -145,6 +191,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         # Membership and every look-up happen after the ack: Slack allows three seconds.
         deps.spawn(
             answers.deliver(
-                request, str(body.get("team_id") or ""), str(body.get("user_id") or ""), respond
+                request,
+                str(body.get("team_id") or ""),
+                str(body.get("user_id") or ""),
+                respond,
+                str(body.get("channel_id") or ""),
             )
         )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ticketbolt.handlers.channel_rules import Routing
+
 
 class JobLike(Protocol):
     @property
@@ -127,6 +129,7 @@ class FeatureConfig:
     create_reaction: str = "ticket"
     resolve_reaction: str = "white_check_mark"
     marker_reaction: str = "eyes"
+    claim_reaction: str = "raising_hand"
     agents: frozenset[str] = frozenset()
     assistant_channels: frozenset[str] = frozenset()
     assistant_rate_per_minute: int = 10
@@ -134,6 +137,7 @@ class FeatureConfig:
     handoffs_per_hour: int = 200
     gorgias_app_url: str = ""
     sync_gorgias_notes: bool = False
+    routing: Routing = field(default_factory=Routing)  # the channels file (channel_rules.py)
 
 
 @dataclass
@@ -157,6 +161,9 @@ class Deps:
     mirror: Any = (
         None  # ticketbolt.bot.db.mirror.MirrorLog: thread-sync bookkeeping (handlers/sync.py)
     )
+    # ticketbolt.handlers.slack_directory.SlackDirectory: people, channels, messages seen live
+    slack_directory: Any = None
+    sla: Any = None  # ticketbolt.handlers.sla.SlaService when the channels file sets SLA policies
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     message_consumers: list[MessageConsumer] = field(default_factory=list)
     mention_consumers: list[MessageConsumer] = field(default_factory=list)

@@ -5,8 +5,10 @@ permanent   retrying cannot help: bad data for the database, a Slack error about
             `PermanentJobError`. The job fails at once, with a notice where one can be posted.
 unsettled   a request went out and no answer came back (`OutcomeUnknown`): retry after the
             settle time, looking up first what the request may have done.
-temporary   everything else (5xx, 429, timeouts before sending, a database restart): retry
-            with backoff.
+deferred    an upstream's allowance is spent (`Deferred`, or a Slack 429): run again once
+            `retry_after` has passed; this attempt does not count toward giving up.
+temporary   everything else (5xx, Gorgias 429, timeouts before sending, a database restart):
+            retry with backoff.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from ticketbolt.integrations.gorgias.errors import (
     GorgiasRejected,
     GorgiasUnauthorized,
 )
-from ticketbolt.integrations.resilience import OutcomeUnknown
+from ticketbolt.integrations.resilience import Deferred, OutcomeUnknown
+from ticketbolt.integrations.slack.throttle import retry_after
 
-Kind = Literal["permanent", "unsettled", "temporary"]
+Kind = Literal["permanent", "unsettled", "deferred", "temporary"]
 
 # Slack errors that name something retrying cannot change.
 SLACK_PERMANENT = frozenset(
@@ -62,7 +65,30 @@ def classify(exc: BaseException) -> Kind:
             return "permanent"
         if isinstance(error, OutcomeUnknown):
             return "unsettled"
+        if _retry_after(error) is not None:
+            return "deferred"
     return "temporary"
+
+
+def deferral(exc: BaseException) -> float | None:
+    """Seconds to wait before running a deferred job again; None when `exc` is no deferral."""
+    if classify(exc) != "deferred":
+        return None
+    return next(s for e in _chain(exc) if (s := _retry_after(e)) is not None)
+
+
+def _retry_after(error: BaseException) -> float | None:
+    if isinstance(error, Deferred):
+        return error.retry_after
+    if isinstance(error, SlackApiError):
+        return retry_after(error)
+    return None
+
+
+def gives_up(exc: BaseException, last_attempt: bool) -> bool:
+    """Whether this failure ends the job: permanent, or the last attempt and not a deferral."""
+    kind = classify(exc)
+    return kind == "permanent" or (last_attempt and kind != "deferred")
 
 
 def slack_error(error: SlackApiError) -> str:

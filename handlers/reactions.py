@@ -11,6 +11,7 @@ from ticketbolt.handlers import blocks
 from ticketbolt.handlers.deps import Deps, JobLike
 from ticketbolt.handlers.filters import base_reaction
 from ticketbolt.handlers.tickets import TicketService
+from ticketbolt.handlers.triage import Claims
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def message_key(team_id: str, channel_id: str, ts: str) -> str:
 def register(app: AsyncApp, deps: Deps) -> None:
     config = deps.config
     service = TicketService(deps)
+    claims = Claims(deps)  # the claim reaction (handlers/triage.py)
 
     added_event, removed_event = SLACK_EVENTS
 
@@ -75,6 +77,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 correlation_id=event_id,
                 event_id=event_id,
             )
+        elif name == config.claim_reaction:
+            await claims.record(
+                team_id, item["channel"], item["ts"], payload["user"], assign=added,
+                event_id=event_id,
+            )  # fmt: skip
         elif name == config.resolve_reaction:
             status = "closed" if added else "open"
             await deps.jobs.enqueue(

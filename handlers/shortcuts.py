@@ -114,7 +114,7 @@ class CreateTicket:
             str(body["channel"]["id"]),
             str(message.get("ts") or body.get("message_ts")),
         )
-        reader = SlackReader(self._deps.slack, target.team_id)
+        reader = SlackReader(self._deps.slack, target.team_id, self._deps.slack_directory)
         person = await reader.person(str(body["user"]["id"]))
         if not person.member_of(target.team_id):
             return ui.notice_modal("Create ticket", ui.refused()[0])

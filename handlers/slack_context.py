@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers.deps import PermanentJobError
+from ticketbolt.handlers.slack_directory import Person, SlackDirectory
 from ticketbolt.integrations.slack.text import find_emails, mentioned_ids, render_plain
 
 log = logging.getLogger(__name__)
@@ -35,19 +36,6 @@ def warn_if_missing_scope(exc: SlackApiError, method: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Person:
-    id: str
-    name: str
-    email: str | None
-    team_id: str | None
-    is_bot: bool
-
-    def member_of(self, team_id: str) -> bool:
-        """A member of the installing workspace (never an external Slack Connect user)."""
-        return not self.is_bot and self.team_id == team_id
-
-
 @dataclass
 class MessageContext:
     channel_id: str
@@ -59,36 +47,25 @@ class MessageContext:
     permalink: str
     bot_authored: bool
     files: list[dict[str, Any]] = field(default_factory=list)
+    reply_count: int = 0  # as read; a message seen live counts none (see SlackReader.has_replies)
     replies: list[tuple[str, str, str]] = field(default_factory=list)  # (ts, author name, text)
 
 
 class SlackReader:
-    """Caches people and channel names for one job: ten mentions of one person cost one call."""
+    """One job's view of Slack: asks the process's `SlackDirectory` first (people, channel names,
+    messages seen live, the workspace URL), and Slack only for what it does not hold."""
 
-    def __init__(self, client: Any, team_id: str):
+    def __init__(self, client: Any, team_id: str, directory: SlackDirectory | None = None):
         self._client = client
         self._team_id = team_id
+        # Without a shared directory the cache lives as long as this reader (one job).
+        self._directory = directory or SlackDirectory(client)
         self._people: dict[str, Person] = {}
         self._channels: dict[str, str] = {}
 
     async def person(self, user_id: str) -> Person:
         if user_id not in self._people:
-            user = (await self._client.users_info(user=user_id))["user"]
-            profile = user.get("profile") or {}
-            name = (
-                profile.get("display_name")
-                or profile.get("real_name")
-                or user.get("real_name")
-                or user.get("name")
-                or user_id
-            )
-            self._people[user_id] = Person(
-                user_id,
-                name,
-                profile.get("email"),
-                user.get("team_id"),
-                bool(user.get("is_bot")),
-            )
+            self._people[user_id] = await self._directory.person(self._team_id, user_id)
         return self._people[user_id]
 
     async def channel_name(self, channel_id: str) -> str:
@@ -96,15 +73,21 @@ class SlackReader:
             # A direct message has no name; asking Slack would need im:read for nothing.
             return "direct-message"
         if channel_id not in self._channels:
+            self._channels[channel_id] = await self._read_channel_name(channel_id)
+        return self._channels[channel_id]
+
+    async def _read_channel_name(self, channel_id: str) -> str:
+        async def read() -> str:
             try:
                 info = (await self._client.conversations_info(channel=channel_id))["channel"]
-                self._channels[channel_id] = info.get("name") or channel_id
             except SlackApiError as exc:
                 if exc.response.get("error") not in GONE:
                     raise
                 warn_if_missing_scope(exc, "conversations.info")
-                self._channels[channel_id] = channel_id
-        return self._channels[channel_id]
+                return channel_id
+            return str(info.get("name") or channel_id)
+
+        return await self._directory.channel_name(self._team_id, channel_id, read)
 
     async def readable(self, text: str) -> str:
         user_ids, channel_ids = mentioned_ids(text)
@@ -115,7 +98,32 @@ class SlackReader:
     async def message(
         self, channel_id: str, ts: str, *, with_thread: bool = True
     ) -> MessageContext:
-        """The message at `ts` (top-level or a reply) and, for a thread parent, its replies."""
+        """The message at `ts` (top-level or a reply) and, for a thread parent, its replies.
+
+        A message seen live is served from the directory; only a miss reads Slack.
+        """
+        message = await self._directory.recall(self._team_id, channel_id, ts)
+        if message is None:
+            message = await self._read(channel_id, ts)
+        author = await self.person(message["user"]) if message.get("user") else None
+        thread_ts = str(message.get("thread_ts") or ts)
+        context = MessageContext(
+            channel_id=channel_id,
+            channel_name=await self.channel_name(channel_id),
+            ts=ts,
+            thread_ts=thread_ts,
+            author=author,
+            text=await self.readable(message.get("text") or ""),
+            permalink=await self._directory.permalink(channel_id, ts, thread_ts),
+            bot_authored=bool(message.get("bot_id")) or bool(author and author.is_bot),
+            files=list(message.get("files") or []),
+            reply_count=int(message.get("reply_count") or 0),
+        )
+        if with_thread and await self.has_replies(context):
+            context.replies = await self.replies(channel_id, ts)
+        return context
+
+    async def _read(self, channel_id: str, ts: str) -> dict[str, Any]:
         try:
             found = await self._client.conversations_replies(
                 channel=channel_id, ts=ts, limit=1, inclusive=True
@@ -131,24 +139,15 @@ class SlackReader:
         message = next((m for m in messages if m.get("ts") == ts), None)
         if message is None:
             raise PermanentJobError("message unavailable: not found")
-        author = await self.person(message["user"]) if message.get("user") else None
-        permalink = (await self._client.chat_getPermalink(channel=channel_id, message_ts=ts))[
-            "permalink"
-        ]
-        context = MessageContext(
-            channel_id=channel_id,
-            channel_name=await self.channel_name(channel_id),
-            ts=ts,
-            thread_ts=message.get("thread_ts") or ts,
-            author=author,
-            text=await self.readable(message.get("text") or ""),
-            permalink=permalink,
-            bot_authored=bool(message.get("bot_id")) or bool(author and author.is_bot),
-            files=list(message.get("files") or []),
+        return dict(message)
+
+    async def has_replies(self, context: MessageContext) -> bool:
+        """The thread `context` starts had replies when read, or one was seen live since."""
+        if context.thread_ts != context.ts:
+            return False
+        return bool(context.reply_count) or await self._directory.has_replies(
+            self._team_id, context.channel_id, context.ts
         )
-        if with_thread and message.get("reply_count") and context.thread_ts == ts:
-            context.replies = await self.replies(channel_id, ts)
-        return context
 
     async def replies(self, channel_id: str, thread_ts: str) -> list[tuple[str, str, str]]:
         """Every reply of a thread in order, bots included, the parent excluded."""

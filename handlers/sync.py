@@ -9,7 +9,8 @@ from typing import Any, Literal
 from ticketbolt.handlers import sync_gorgias
 from ticketbolt.handlers.deps import Deps, JobLike, LinkLike, MirrorStore
 from ticketbolt.handlers.filters import CONTENT_SUBTYPES
-from ticketbolt.handlers.slack_context import Person, SlackReader
+from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.handlers.slack_directory import Person
 from ticketbolt.handlers.tickets import BACKFILL_JOB
 from ticketbolt.integrations.gorgias.models import Customer, CustomerRef
 
@@ -107,7 +108,7 @@ class TicketMirror:
     def __init__(self, deps: Deps, store: MirrorStore, team: str, channel: str, ticket_id: int):
         self._deps, self._store = deps, store
         self._team, self._channel, self._ticket_id = team, channel, ticket_id
-        self._reader = SlackReader(deps.slack, team)
+        self._reader = SlackReader(deps.slack, team, deps.slack_directory)
         self._customer: Customer | None = None
         self._customer_read = False
         self._on_ticket: set[str] | None = None

@@ -138,6 +138,8 @@ class HelpdeskSync:
             )
             await self._tickets.follow_status(link.channel_id, link.message_ts, ticket.status)
             await self._deps.links.set_status(ticket_id, ticket.status)
+        if ticket.status == "closed" and self._deps.sla is not None:  # stops its SLA clocks
+            await self._deps.sla.resolved(ticket_id, ticket.closed_datetime)
         assignee = ticket.assignee_user
         assignee_id = assignee.id if assignee else None
         if assignee_id != await self._store.assignee(ticket_id):

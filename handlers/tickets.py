@@ -9,7 +9,8 @@ from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers import blocks
 from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
-from ticketbolt.handlers.failures import classify
+from ticketbolt.handlers.failures import gives_up
+from ticketbolt.handlers.posting import post_once
 from ticketbolt.handlers.slack_context import MessageContext, SlackReader, customer_email
 from ticketbolt.handlers.ticket_text import describe_failure, subject_of, ticket_body
 from ticketbolt.integrations.gorgias.errors import (
@@ -40,10 +41,11 @@ class TicketService:
         p = job.payload
         team, channel, ts, reactor = p["team_id"], p["channel"], p["ts"], p["user"]
         key = f"{team}:{channel}:{ts}"
-        reader = SlackReader(self._deps.slack, team)
+        reader = SlackReader(self._deps.slack, team, self._deps.slack_directory)
         try:
             actor = await reader.person(reactor)
-            if not actor.member_of(team):
+            auto = p.get("source") == "auto"  # the author is the customer (handlers/routing.py)
+            if not auto and not actor.member_of(team):
                 await self._audit(p, "create", "denied", detail="reactor is not a workspace member")
                 return
             context = await reader.message(channel, ts, with_thread=False)
@@ -52,22 +54,32 @@ class TicketService:
             )
             link = await self._deps.links.get(team, channel, ts)
             ticket_id = link.ticket_id if link else None
+            backfill = ticket_id is None and await reader.has_replies(context)
+            if backfill:
+                # Recorded before the ticket is linked, so it precedes any live sync job.
+                await self._backfill(team, channel, ts)
             if ticket_id is None:
-                if context.thread_ts == ts:
-                    # Recorded before the ticket is linked, so it precedes any live sync job.
-                    await self._deps.jobs.enqueue(
-                        BACKFILL_JOB,
-                        {"team_id": team, "channel": channel, "ts": ts},
-                        key=f"backfill:{key}",
-                        order_key=key,
-                    )
-                ticket_id = await self._create(context, p, actor.name, key, job.outcome_unknown)
+                by = "the channel's auto mode" if auto else actor.name
+                ticket_id = await self._create(context, p, by, key, job.outcome_unknown)
+            if not backfill and await reader.has_replies(context):
+                # A reply came while the ticket was made, before thread sync could see its link.
+                await self._backfill(team, channel, ts)
             await self._announce(job, context, ticket_id, reactor)
         except Exception as exc:
             await self._notify_if_final(
                 job, exc, "create a ticket", channel, p.get("thread_ts") or ts
             )
             raise
+
+    async def _backfill(self, team: str, channel: str, ts: str) -> None:
+        """Thread sync copies the replies so far into the ticket, after this create."""
+        key = f"{team}:{channel}:{ts}"
+        await self._deps.jobs.enqueue(
+            BACKFILL_JOB,
+            {"team_id": team, "channel": channel, "ts": ts},
+            key=f"backfill:{key}",
+            order_key=key,
+        )
 
     async def _create(
         self, context: MessageContext, p: dict[str, Any], reactor: str, key: str, check_first: bool
@@ -92,13 +104,15 @@ class TicketService:
             )
             customer = CustomerRef(id=found.id)
         note = "Ticketed explicitly although a bot posted it." if context.bot_authored else ""
-        tags = ("slack", context.channel_name, *p.get("tags", ()))
+        rules = self._deps.config.routing.of(context.channel_id)  # the channels file
+        tags = ("slack", context.channel_name, *rules.tags, *p.get("tags", ()))
         try:
             ticket = await self._gorgias.create_ticket(
                 NewTicket(
                     subject=p.get("subject") or subject_of(context.text),
                     body_text=ticket_body(context, reactor, note, text=p.get("body")),
-                    priority=p.get("priority"),
+                    priority=p.get("priority") or rules.priority,
+                    assignee_team_id=rules.assignee_team,
                     customer=customer,
                     external_id=external_id,
                     tags=tuple(dict.fromkeys(t for t in tags if t)),
@@ -113,6 +127,9 @@ class TicketService:
         await self._deps.links.set_ticket(
             p["team_id"], p["channel"], p["ts"], ticket.id, ticket.status, customer_id
         )
+        if self._deps.sla is not None:  # the channel's SLA clocks (handlers/sla.py)
+            thread = p.get("thread_ts") or p["ts"]
+            await self._deps.sla.start(p["team_id"], p["channel"], p["ts"], thread, ticket.id)
         await self._audit(p, "create", "ok", ticket_id=ticket.id)
         return int(ticket.id)
 
@@ -135,7 +152,7 @@ class TicketService:
             p["status"],
         )
         action = "close" if status == "closed" else "reopen"
-        reader = SlackReader(self._deps.slack, team)
+        reader = SlackReader(self._deps.slack, team, self._deps.slack_directory)
         actor = await reader.person(actor_id)
         if not await self._may_resolve(actor_id, actor.member_of(team)):
             await self._audit(p, action, "denied", detail="not an allowed agent")
@@ -156,6 +173,8 @@ class TicketService:
             await self._notify_if_final(job, exc, f"{action} the ticket", channel, link.thread_ts)
             raise
         await self._deps.links.set_status(link.ticket_id, ticket.status)
+        if ticket.status == "closed" and self._deps.sla is not None:  # stops its SLA clocks
+            await self._deps.sla.resolved(link.ticket_id)
         await self._audit(p, action, "ok", ticket_id=link.ticket_id)
         url = self._gorgias.ticket_link(link.ticket_id)
         text, blks = blocks.ticket_status(link.ticket_id, url, status, f"<@{actor_id}>")
@@ -192,30 +211,18 @@ class TicketService:
         *,
         marker: str,
     ) -> None:
-        """Post in the thread; on a retried job first look for the post the last try made."""
-        if job.outcome_unknown and await self._already_posted(channel, thread_ts, marker):
-            return
-        await self._deps.slack.chat_postMessage(
+        """Post in the thread once, across retries (handlers/posting.py)."""
+        await post_once(
+            self._deps.slack,
+            job,
             channel=channel,
             thread_ts=thread_ts,
             text=text,
             blocks=blks,
-            metadata={"event_type": "ticketbolt", "event_payload": {"marker": marker}},
+            marker=marker,
+            notes=self._deps.cache,
             unfurl_links=False,
         )
-
-    async def _already_posted(self, channel: str, thread_ts: str, marker: str) -> bool:
-        try:
-            page = await self._deps.slack.conversations_replies(
-                channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
-            )
-        except SlackApiError:
-            return False
-        for message in page.get("messages") or []:
-            meta = (message.get("metadata") or {}).get("event_payload") or {}
-            if meta.get("marker") == marker:
-                return True
-        return False
 
     async def mark(self, channel: str, ts: str, name: str) -> None:
         try:
@@ -234,7 +241,7 @@ class TicketService:
     async def _notify_if_final(
         self, job: JobLike, exc: Exception, action: str, channel: str, thread_ts: str
     ) -> None:
-        if not (job.last_attempt or classify(exc) == "permanent"):
+        if not gives_up(exc, job.last_attempt):
             return
         await self._audit(
             job.payload,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from redis.exceptions import RedisError
@@ -24,6 +26,39 @@ class OutcomeUnknown(Exception):
     The upstream may still act on it, so a later attempt must wait for it to settle and then look
     the result up by its own key before doing the work again.
     """
+
+
+class Deferred(Exception):
+    """The upstream's allowance is spent: try the work again in `retry_after` seconds.
+
+    Raised instead of sleeping, so a job gives its worker slot back while it waits. What the
+    attempt did before this call has happened; the next attempt looks it up as after any retry.
+    """
+
+    def __init__(self, retry_after: float, what: str = "") -> None:
+        super().__init__(f"rate limited{f' ({what})' if what else ''}; retry in {retry_after:.1f}s")
+        self.retry_after = retry_after
+        self.what = what
+
+
+# True while a job runs: its calls may raise `Deferred` rather than wait. Elsewhere (a listener
+# answering Slack within three seconds) calls never wait long and never defer.
+_DEFERRABLE: ContextVar[bool] = ContextVar("ticketbolt_deferrable", default=False)
+
+
+def may_defer() -> bool:
+    """Whether the running code can be rescheduled (it runs inside `deferrable()`)."""
+    return _DEFERRABLE.get()
+
+
+@contextmanager
+def deferrable() -> Iterator[None]:
+    """Mark the code inside as a job that may be rescheduled by `Deferred`."""
+    token = _DEFERRABLE.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRABLE.reset(token)
 
 
 class CircuitOpen(Exception):
@@ -124,6 +159,16 @@ class RateLimiter(Protocol):
         """Adopt the server's view (`used/limit` header) when it is fuller than ours."""
 
 
+@runtime_checkable
+class BoundedRateLimiter(RateLimiter, Protocol):
+    """A limiter that can also refuse instead of waiting longer than a caller can afford."""
+
+    async def try_acquire(self, max_wait: float) -> tuple[bool, float]:
+        """(True, seconds waited) once admitted within `max_wait`; else (False, seconds a slot
+        is away), having taken nothing."""
+        ...
+
+
 def parse_rate_limit(spec: str) -> tuple[int, float]:
     """Parse the `GORGIAS_RATE_LIMIT` format `"40/20"` into (capacity, window seconds)."""
     capacity_text, sep, window_text = spec.strip().partition("/")
@@ -202,6 +247,18 @@ class LocalLeakyBucket(_BucketShape):
             self._level += 1.0
         return waited
 
+    async def try_acquire(self, max_wait: float) -> tuple[bool, float]:
+        """Take a slot if one frees within `max_wait` s: (True, seconds waited); else take
+        nothing: (False, seconds until a slot would free). The slot is reserved before the
+        wait, so concurrent callers queue behind it and none waits longer than `max_wait`."""
+        wait = max(0.0, (self._drain() + 1.0 - self.effective) / self.rate)
+        if wait > max_wait:
+            return False, wait
+        self._level += 1.0
+        if wait > 0:
+            await self._sleep(wait)
+        return True, wait
+
     def observe(self, used: int, limit: int) -> None:
         self._level = max(self._drain(), self.floor_for(used, limit))
 
@@ -212,12 +269,14 @@ class LocalLeakyBucket(_BucketShape):
         return self._level
 
 
-# Redis' own clock (TIME) is the only clock every process agrees on. The script admits the
-# request (and answers 0) when it fits, else answers how long until it would; nothing is reserved.
+# Redis' own clock (TIME) is the only clock every process agrees on. The script answers how long
+# until the request fits; it counts the request when that is within ARGV[4] seconds (default 0:
+# only when it fits now), else nothing is reserved.
 _LEAKY_BUCKET_LUA = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local floor = tonumber(ARGV[3])
+local patience = tonumber(ARGV[4]) or 0
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'level', 'at')
@@ -225,10 +284,9 @@ local level = tonumber(state[1]) or 0
 local at = tonumber(state[2]) or now
 level = math.max(0, level - math.max(0, now - at) * rate)
 if floor > level then level = floor end
-local wait = (level + 1 - capacity) / rate
-if wait <= 0 then
+local wait = math.max(0, (level + 1 - capacity) / rate)
+if wait <= patience then
   level = level + 1
-  wait = 0
 end
 redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((level / rate + 1) * 1000))
@@ -270,9 +328,20 @@ class RedisLeakyBucket(_BucketShape):
                 waited += wait
         return waited
 
-    async def _try(self) -> float:
+    async def try_acquire(self, max_wait: float) -> tuple[bool, float]:
+        """As `LocalLeakyBucket.try_acquire`, with the slot reserved in Redis."""
+        wait = await self._try(max_wait)
+        if wait > max_wait:
+            return False, wait
+        if wait > 0:
+            await self._sleep(wait)
+        return True, wait
+
+    async def _try(self, patience: float = 0.0) -> float:
         floor, self._floor = self._floor, 0.0
-        answer = await self._script(keys=[self.key], args=[self.effective, self.rate, floor])
+        answer = await self._script(
+            keys=[self.key], args=[self.effective, self.rate, floor, patience]
+        )
         return float(answer.decode() if isinstance(answer, bytes) else answer)
 
     def observe(self, used: int, limit: int) -> None:
@@ -288,8 +357,8 @@ class FallbackRateLimiter:
 
     def __init__(
         self,
-        shared: RateLimiter,
-        local: RateLimiter,
+        shared: BoundedRateLimiter,
+        local: BoundedRateLimiter,
         *,
         retry_after: float = 5.0,
         clock: Clock = time.monotonic,
@@ -311,6 +380,15 @@ class FallbackRateLimiter:
             except (RedisError, OSError):
                 self._down_until = self._clock() + self._retry_after
         return await self._local.acquire()
+
+    async def try_acquire(self, max_wait: float) -> tuple[bool, float]:
+        """As `LocalLeakyBucket.try_acquire`, shared while Redis answers, local otherwise."""
+        if not self.degraded:
+            try:
+                return await self._shared.try_acquire(max_wait)
+            except (RedisError, OSError):
+                self._down_until = self._clock() + self._retry_after
+        return await self._local.try_acquire(max_wait)
 
     def observe(self, used: int, limit: int) -> None:
         self._shared.observe(used, limit)

@@ -112,3 +112,26 @@ def test_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert 2 == bench_main(["nonsense"])
 
     assert "ingest" in capsys.readouterr().err
+
+
+def test_retention_times_scrapes_and_purges_every_old_done_job() -> None:
+    """The scrape is timed at both sizes, and the purge removes exactly the old done jobs."""
+    report = run_bench("retention")
+    assert [100, 2_000] == [step["done_jobs"] for step in report["steps"]]
+    assert 2_000 == report["purge"]["removed"]["jobs"]
+    for step in report["steps"]:
+        assert step["scrape_ms"] > 0
+        assert step["full_count_ms"] > 0
+
+
+def test_worker_claims_at_each_backlog_and_runs_every_drained_job_once() -> None:
+    """Each step times a claim and the real worker runs at least the jobs asked for (those in
+    flight when it stops finish too): done, none failed."""
+    report = run_bench("worker")
+    assert ("worker", "sqlite") == (report["benchmark"], report["database"])
+    assert [20, 200] == [step["queued"] for step in report["steps"]]
+    for step in report["steps"]:
+        assert 0 == step["failed"]
+        assert min(step["queued"], 50) <= step["done"] <= step["queued"]
+        assert {"claim_ms", "jobs_per_second", "cpu_ms_per_job"} <= set(step)
+    assert {"claim_limit", "lane_slots", "repeats", "drained_per_step"} == set(report["settings"])

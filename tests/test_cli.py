@@ -74,6 +74,32 @@ def test_intents_eval_json_has_the_contract_keys(tmp_path: Path) -> None:
     assert (2, 2) == (report["n"], report["intents"])
 
 
+def test_intents_eval_options_name_columns_sample_and_score_out_of_scope(tmp_path: Path) -> None:
+    """Named columns, three few-shot samples and an out-of-scope file: the JSON has the means
+    and spreads, the threshold it used, and the out-of-scope recall and false hand-offs."""
+    train = tmp_path / "train.csv"
+    train.write_text("utterance,topic\n" + "".join(f"{t},{label}\n" for t, label in TRAIN))
+    test = tmp_path / "test.csv"
+    test.write_text("utterance,topic\n" + "".join(f"{t},{label}\n" for t, label in TEST))
+    oos = tmp_path / "oos.csv"
+    oos.write_text("utterance\nwhat is the weather like\nI want to talk to a human\n")
+    result = run(
+        *("intents", "eval", "--examples", str(train), "--test", str(test)),
+        *("--text-column", "utterance", "--label-column", "topic"),
+        *("--per-intent", "3", "--samples", "3", "--out-of-scope", str(oos), "--json"),
+        cwd=tmp_path,
+    )
+    assert 0 == result.returncode, result.stderr
+    report = json.loads(result.stdout)
+    assert {"accuracy", "n", "intents", "coverage", "per_intent", "messages_per_second"} <= set(
+        report
+    )
+    assert (2, 3, 6) == (report["n"], report["samples"], report["train_n"])
+    assert {"accuracy", "coverage"} <= set(report["spread"])
+    assert 0.0 <= report["threshold"] <= 1.0
+    assert (2, 1) == (report["out_of_scope"]["n"], report["out_of_scope"]["false_handoffs"])
+
+
 def test_intents_eval_names_a_missing_column(tmp_path: Path) -> None:
     """A CSV without a label column is refused with a message naming the accepted columns."""
     train = write_csv(tmp_path / "train.csv", "topic", TRAIN)

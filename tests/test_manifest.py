@@ -33,6 +33,8 @@ EVENT_SCOPES = {
     "message.channels": "channels:history",
     "message.groups": "groups:history",
     "message.im": "im:history",
+    "user_change": "users:read",
+    "channel_rename": "channels:read",
 }
 # Web API methods the code calls (slack_sdk names) and the scope each needs; None: no scope.
 METHOD_SCOPES: dict[str, str | None] = {
@@ -44,6 +46,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "reactions_remove": "reactions:write",
     "users_info": "users:read",
     "conversations_replies": "channels:history",
+    "conversations_history": "channels:history",
     "conversations_info": "channels:read",
     "views_open": None,
     "views_update": None,

@@ -84,7 +84,18 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_intents_eval(args: argparse.Namespace) -> int:
     from ticketbolt.bot.cli.ops import intents_eval
 
-    return intents_eval(args.examples, args.test, as_json=args.json, per_intent=args.per_intent)
+    return intents_eval(
+        args.examples,
+        args.test,
+        as_json=args.json,
+        per_intent=args.per_intent,
+        samples=args.samples,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        out_of_scope=args.out_of_scope,
+        threshold=args.threshold,
+        precision=args.precision,
+    )
 
 
 def cmd_gorgias(args: argparse.Namespace) -> int:
@@ -126,10 +137,35 @@ def parser() -> argparse.ArgumentParser:
     intents = sub.add_parser("intents", help="intent classifier tools")
     intents_sub = intents.add_subparsers(dest="intents_command", required=True)
     evaluate = intents_sub.add_parser("eval", help="score the offline classifier on a test CSV")
-    evaluate.add_argument("--examples", required=True, help="training CSV (text, intent)")
+    evaluate.add_argument(
+        "--examples", required=True, help="training CSV (text, intent), or an intents .yml file"
+    )
     evaluate.add_argument("--test", required=True, help="test CSV (text, intent)")
+    evaluate.add_argument("--text-column", help="the CSV column of messages (default: text)")
+    evaluate.add_argument(
+        "--label-column", help="the CSV column of intents (default: intent, label or category)"
+    )
     evaluate.add_argument(
         "--per-intent", type=int, default=None, help="use only N examples per intent (few-shot)"
+    )
+    evaluate.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        help="with --per-intent: draw K random samples and report mean ± spread",
+    )
+    evaluate.add_argument(
+        "--out-of-scope",
+        help="CSV of messages matching no intent: OOS recall and false hand-offs",
+    )
+    evaluate.add_argument(
+        "--threshold", type=float, help="a fixed confidence threshold instead of the fitted one"
+    )
+    evaluate.add_argument(
+        "--precision",
+        type=float,
+        default=0.97,
+        help="target precision the threshold is fitted for (TICKETBOLT_INTENT_PRECISION)",
     )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_intents_eval)

@@ -94,14 +94,37 @@ async def classify(settings: Settings, text: str, *, as_json: bool) -> int:
     return 0
 
 
-def intents_eval(examples: str, test: str, *, as_json: bool, per_intent: int | None) -> int:
+def intents_eval(
+    examples: str,
+    test: str,
+    *,
+    as_json: bool,
+    per_intent: int | None,
+    samples: int = 1,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    out_of_scope: str | None = None,
+    threshold: float | None = None,
+    precision: float = 0.97,
+) -> int:
     from ticketbolt.integrations.intents.evaluate import EvalDataError, format_report, run_eval
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     try:
-        report = run_eval(examples, test, per_intent=per_intent, progress=progress)
+        report = run_eval(
+            examples,
+            test,
+            per_intent=per_intent,
+            samples=samples,
+            text_column=text_column,
+            label_column=label_column,
+            out_of_scope=out_of_scope,
+            threshold=threshold,
+            precision=precision,
+            progress=progress,
+        )
     except (EvalDataError, OSError) as exc:
         print(f"ticketbolt intents eval: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ticketbolt.bot.db import heads
 from ticketbolt.bot.db.models import Job, ProcessedEvent
 from ticketbolt.bot.db.upsert import insert_rows_returning
 
@@ -89,14 +90,17 @@ class GroupCommit:
         jobs: dict[str, dict[str, Any]] = {}
         for pending in batch:  # in arrival order, so ids follow it; the first of a key wins
             jobs.setdefault(pending.job["idempotency_key"], pending.job)
+        rows = list(jobs.values())
         async with self._sessions.begin() as session:
+            # Two jobs of one message in one batch: the first becomes the head, the second waits.
+            await heads.mark(session, rows)
             if events:
                 await insert_rows_returning(
                     session, _table(ProcessedEvent), [{"event_id": e} for e in events], None
                 )
-            return await insert_rows_returning(
-                session, _table(Job), list(jobs.values()), "idempotency_key"
-            )
+            created = await insert_rows_returning(session, _table(Job), rows, "idempotency_key")
+            await heads.settle(session, rows, created)
+            return created
 
 
 def _table(model: Any) -> Table:

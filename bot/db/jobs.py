@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketbolt.bot.db import heads
 from ticketbolt.bot.db.batch import GroupCommit
-from ticketbolt.bot.db.models import Job, ProcessedEvent
+from ticketbolt.bot.db.claims import claim_statement
+from ticketbolt.bot.db.models import QUEUED_HEAD, Job, ProcessedEvent
 from ticketbolt.bot.db.upsert import insert_ignore, storable
 
 ACTIVE = ("queued", "running")
@@ -71,8 +72,11 @@ class JobQueue:
     """Jobs are claimed with a lease; a worker that dies leaves a lease that expires and is retried.
 
     A job waits while an earlier job with the same `order_key` is queued or running, so a resolve
-    never overtakes the create of the same message. Claims use ``FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL (many workers, one database); on SQLite the single-statement UPDATE serialises.
+    never overtakes the create of the same message: only the `head` of each key is claimed, and
+    the head passes to the next job of the key in the transaction that finishes it (see
+    bot/db/heads.py). Claims read due heads of the wanted kinds from a partial index, so their
+    cost does not follow the backlog; they use ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (many
+    workers, one database); on SQLite the single-statement UPDATE serialises.
     """
 
     def __init__(
@@ -118,6 +122,7 @@ class JobQueue:
             "order_key": order_key,
             "correlation_id": correlation_id,
             "state": "queued",
+            "head": False,  # decided where it is inserted, under the key's lock
             "attempts": 0,
             "max_attempts": max_attempts or self._max_attempts,
             "next_attempt_at": self._clock(),
@@ -128,6 +133,7 @@ class JobQueue:
             created = await self.group_commit.submit(job, event_id)
         else:
             async with self._sessions.begin() as session:
+                await heads.mark(session, [job])
                 if event_id:
                     await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
                 created = await insert_ignore(session, Job, job)
@@ -135,46 +141,29 @@ class JobQueue:
             self.wakeup.set()
         return created
 
-    async def claim(self, owner: str, limit: int = 1) -> list[JobRecord]:
-        """Lease up to `limit` due jobs to `owner`, counting one attempt each."""
+    async def claim(
+        self, owner: str, limit: int = 1, *, kinds: Collection[str] | None = None
+    ) -> list[JobRecord]:
+        """Lease up to `limit` due jobs of `kinds` (None: any kind) to `owner`, counting one
+        attempt each; the earliest due first, returned in id order.
+
+        With `kinds` the cost stays the same however long the backlog is (bot/db/claims.py);
+        a worker's lane passes its kinds.
+        """
+        if kinds is not None and not kinds:
+            return []
         now = self._clock()
-        earlier = aliased(Job)
-        blocked = exists().where(
-            and_(
-                earlier.order_key == Job.order_key,
-                Job.order_key != "",
-                earlier.id < Job.id,
-                earlier.state.in_(ACTIVE),
-            )
-        )
-        due = (
-            select(Job.id)
-            .where(
-                or_(
-                    and_(Job.state == "queued", Job.next_attempt_at <= now),
-                    and_(Job.state == "running", Job.lease_expires_at < now),
-                ),
-                ~blocked,
-            )
-            .order_by(Job.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        statement = (
-            update(Job)
-            .where(Job.id.in_(due.scalar_subquery()))
-            .values(
-                state="running",
-                lease_owner=owner,
-                lease_expires_at=now + self._lease,
-                attempts=Job.attempts + 1,
-                updated_at=now,
-            )
-            .returning(Job)
+        statement = claim_statement(
+            owner=owner, now=now, lease_until=now + self._lease, limit=limit, kinds=kinds
         )
         async with self._sessions.begin() as session:
             rows = (await session.scalars(statement)).all()
             return sorted((_record(row) for row in rows), key=lambda job: job.id)
+
+    async def kinds_waiting(self) -> set[str]:
+        """The kinds of the jobs that could be claimed now or later (queued heads)."""
+        async with self._sessions() as session:
+            return set(await session.scalars(select(Job.kind).where(text(QUEUED_HEAD)).distinct()))
 
     @property
     def lease_seconds(self) -> float:
@@ -198,15 +187,30 @@ class JobQueue:
 
     async def _finish(self, job_id: int, owner: str, **values: Any) -> bool:
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.lease_owner == owner, Job.state == "running")
-                .values(lease_owner=None, lease_expires_at=None, updated_at=self._clock(), **values)
-            )
+            return await self._update_held(session, job_id, owner, **values)
+
+    async def _update_held(
+        self, session: AsyncSession, job_id: int, owner: str, **values: Any
+    ) -> bool:
+        result = await session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.lease_owner == owner, Job.state == "running")
+            .values(lease_owner=None, lease_expires_at=None, updated_at=self._clock(), **values),
+            execution_options={"synchronize_session": False},
+        )
         return bool(getattr(result, "rowcount", 0))
 
+    async def _end(self, job: JobRecord, owner: str, **values: Any) -> bool:
+        """Finish the job for good and pass its key's head to the next job, in one transaction."""
+        async with self._sessions.begin() as session:
+            await heads.serialise(session, [job.order_key])
+            ended = await self._update_held(session, job.id, owner, head=False, **values)
+            if ended:
+                await heads.promote(session, [job.order_key])
+        return ended
+
     async def complete(self, job: JobRecord, owner: str) -> bool:
-        done = await self._finish(job.id, owner, state="done", last_error=None)
+        done = await self._end(job, owner, state="done", last_error=None)
         self.wakeup.set()  # a job waiting behind this one in order may run now
         return done
 
@@ -222,8 +226,8 @@ class JobQueue:
         """Back off and retry, or end `failed` after the last attempt or a permanent error;
         `not_before` seconds is the least wait (an unanswered request settling). The new state."""
         if permanent or job.last_attempt:
-            await self._finish(job.id, owner, state="failed", last_error=storable(error[:2000]))
-            self.wakeup.set()
+            await self._end(job, owner, state="failed", last_error=storable(error[:2000]))
+            self.wakeup.set()  # the next job of its conversation may run now
             return "failed"
         delay = min(self._backoff_max, self._backoff_base * 2 ** (job.attempts - 1))
         delay = max(not_before, delay * random.uniform(0.5, 1.0))
@@ -235,6 +239,21 @@ class JobQueue:
             next_attempt_at=self._clock() + timedelta(seconds=delay),
         )
         return "queued"
+
+    async def defer(self, job: JobRecord, owner: str, reason: str, *, retry_after: float) -> None:
+        """Run the job again in `retry_after` seconds (an upstream's rate limit said so).
+
+        The attempt stays counted, so the next one looks up what this one did first; and
+        `max_attempts` grows by one, so however often a job is deferred it never gives up
+        because of it."""
+        await self._finish(
+            job.id,
+            owner,
+            state="queued",
+            last_error=storable(reason[:2000]),
+            next_attempt_at=self._clock() + timedelta(seconds=max(0.0, retry_after)),
+            max_attempts=Job.max_attempts + 1,
+        )
 
     async def release(self, job: JobRecord, owner: str, *, settle_seconds: float = 0.0) -> None:
         """Give an unfinished job back (shutdown). Its attempt stays counted, so the next one
@@ -249,19 +268,25 @@ class JobQueue:
         )
 
     async def requeue(self, job_id: int) -> bool:
-        """Operators: put a failed job back in the queue with fresh attempts."""
+        """Operators: put a failed job back in the queue with fresh attempts. It runs when no
+        other job of its order key is queued or running, else after those."""
         async with self._sessions.begin() as session:
+            key = await session.scalar(select(Job.order_key).where(Job.id == job_id))
+            await heads.serialise(session, [key or ""])
             result = await session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.state == "failed")
                 .values(
                     state="queued",
+                    head=not key,
                     attempts=0,
                     next_attempt_at=self._clock(),
                     updated_at=self._clock(),
                 )
             )
-        changed = bool(getattr(result, "rowcount", 0))
+            changed = bool(getattr(result, "rowcount", 0))
+            if changed:
+                await heads.promote(session, [key or ""])
         if changed:
             self.wakeup.set()
         return changed

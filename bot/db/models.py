@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -50,13 +61,41 @@ class TicketLink(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# The predicates of the two partial indexes, written out once: SQLite uses a partial index only
+# when the query repeats its WHERE term literally (bound parameters do not match), so the queue's
+# queries use these same texts (bot/db/claims.py).
+QUEUED_HEAD = "state = 'queued' AND head"
+ACTIVE_STATE = "state IN ('queued', 'running')"
+
+
 class Job(Base):
-    """The durable work queue; `idempotency_key` makes every enqueue at-most-once."""
+    """The durable work queue; `idempotency_key` makes every enqueue at-most-once.
+
+    `head` marks the one job of an `order_key` that may run now: the earliest queued or running
+    job of that message or conversation (every job without an order key is its own head). It is
+    set at enqueue and handed on when the head finishes, in the same transaction
+    (bot/db/heads.py), so a claim reads due heads from `ix_jobs_due` instead of looking for
+    earlier jobs of each candidate.
+    """
 
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claim", "state", "next_attempt_at"),
-        Index("ix_jobs_order", "order_key", "id"),
+        Index(
+            "ix_jobs_due",
+            "kind",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text(QUEUED_HEAD),
+            sqlite_where=text(QUEUED_HEAD),
+        ),
+        Index(
+            "ix_jobs_order_active",
+            "order_key",
+            "id",
+            postgresql_where=text(ACTIVE_STATE),
+            sqlite_where=text(ACTIVE_STATE),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -64,6 +103,7 @@ class Job(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     order_key: Mapped[str] = mapped_column(String(120), default="")
     state: Mapped[str] = mapped_column(String(16), default="queued")
+    head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -127,3 +167,32 @@ class SyncedTicket(Base):
     ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     assignee_id: Mapped[int | None] = mapped_column(Integer, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SlaClock(Base):
+    """A ticket's SLA clocks (handlers/sla.py): due times, when they stopped, what was posted.
+
+    Each `*_warned` / `*_breached` flag is set in the transaction that enqueues its notice, so a
+    notice is decided once however many replicas run the watchdog. `next_check_at` is the
+    earliest moment the watchdog has something to decide; null once nothing is left.
+    """
+
+    __tablename__ = "sla_clocks"
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    policy: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_check_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

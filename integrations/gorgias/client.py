@@ -31,6 +31,9 @@ from ticketbolt.integrations.gorgias.transport import Sleep, Transport
 from ticketbolt.integrations.resilience import CircuitBreaker, CircuitState, RateLimiter
 
 logger = logging.getLogger(__name__)
+# How long the list of Gorgias users is trusted; a miss re-reads it once it is this old.
+USERS_TTL = 300.0
+USERS_MISS_REFRESH = 30.0
 
 
 class GorgiasClient(CustomerOperations, IntegrationOperations):
@@ -61,6 +64,9 @@ class GorgiasClient(CustomerOperations, IntegrationOperations):
             sleep=sleep,
         )
         self._me: User | None = None
+        # Agents' e-mails → Gorgias users, for claims; refreshed when old or on a stale miss.
+        self._users_by_email: dict[str, User] = {}
+        self._users_read_at = -USERS_TTL
 
     @property
     def breaker_state(self) -> CircuitState:
@@ -87,6 +93,30 @@ class GorgiasClient(CustomerOperations, IntegrationOperations):
         if self._me is None:
             self._me = parse_model(User, await self._t.call("get_user", "GET", "users/0"))
         return self._me
+
+    # Users
+
+    async def list_users(self) -> list[User]:
+        """Every helpdesk user (agents, admins, the API user), page by page."""
+        pages = self._t.paginate("list_users", "users", {"limit": 100})
+        return [parse_model(User, item) async for item in pages]
+
+    async def find_user_by_email(self, email: str) -> User | None:
+        """The Gorgias user with this e-mail (case-insensitive), from a list kept a few minutes."""
+        wanted = email.strip().lower()
+        age = time.monotonic() - self._users_read_at
+        if age > USERS_TTL or (wanted not in self._users_by_email and age > USERS_MISS_REFRESH):
+            users = await self.list_users()
+            self._users_by_email = {u.email.lower(): u for u in users if u.email}
+            self._users_read_at = time.monotonic()
+        return self._users_by_email.get(wanted)
+
+    async def assign_ticket(self, ticket_id: int, user_id: int | None) -> Ticket:
+        """Make `user_id` the ticket's assignee; None unassigns."""
+        data = await self._t.call(
+            "assign_ticket", "PUT", f"tickets/{ticket_id}", json={"assignee_user": {"id": user_id}}
+        )
+        return parse_model(Ticket, data) if data else await self.get_ticket(ticket_id)
 
     # Tickets
 

@@ -123,6 +123,8 @@ class NewTicket(BaseModel):
     channel: str = "api"
     message_external_id: str | None = None
     sent_datetime: datetime | None = None
+    assignee_user_id: int | None = None
+    assignee_team_id: int | None = None
 
     def payload(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -148,6 +150,8 @@ class NewTicket(BaseModel):
             "tags": [{"name": name} for name in self.tags],
             "messages": [message],
             **({"priority": self.priority} if self.priority else {}),
+            **({"assignee_user": {"id": self.assignee_user_id}} if self.assignee_user_id else {}),
+            **({"assignee_team": {"id": self.assignee_team_id}} if self.assignee_team_id else {}),
         }
 
 

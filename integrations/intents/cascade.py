@@ -15,14 +15,20 @@ Stage = Literal["offline", "cache", "llm"]
 
 logger = logging.getLogger(__name__)
 
+# The LLM's own confidence under which its answer is a guess, like an offline one under the
+# threshold. Models state 0.8-0.95 for answers they are sure of; a stated 0.3 (an `other` that
+# means "no idea", say) is not a decision to act on.
+LLM_THRESHOLD = 0.6
+
 
 @dataclass(frozen=True)
 class Decision:
     """The chosen intent, its confidence, the stage that decided, and whether it is a guess.
 
     `uncertain` is set when nothing confident was available: the offline classifier was under
-    its threshold and the LLM was not configured or failed. The assistant can then ask the
-    customer to rephrase or offer a person instead of acting on a guess.
+    its threshold and the LLM was not configured, failed, or gave a confidence under
+    `LLM_THRESHOLD`. The assistant then asks the customer to rephrase or offers a person
+    instead of acting on a guess.
     """
 
     intent: str
@@ -35,7 +41,8 @@ class IntentCascade:
     """offline ≥ threshold → offline; else cache → LLM (cached on success); else offline's guess.
 
     Only valid LLM answers are cached: failures and refusals raise `LlmError` and fall back to
-    the offline guess, so the next identical message asks the LLM again.
+    the offline guess, so the next identical message asks the LLM again. An LLM answer (fresh
+    or cached) under `llm_threshold` is returned flagged uncertain.
     """
 
     def __init__(
@@ -44,11 +51,13 @@ class IntentCascade:
         llm: LlmClassifier | None,
         layer: CacheLayer,
         threshold: float | None = None,
+        llm_threshold: float = LLM_THRESHOLD,
     ):
         self._offline = offline
         self._llm = llm
         self._layer = layer
         self.threshold = offline.threshold if threshold is None else threshold
+        self.llm_threshold = llm_threshold
 
     def cache_key(self, text: str) -> str | None:
         """The intent-layer key of a message, or None without an LLM (nothing is cached then)."""
@@ -72,7 +81,10 @@ class IntentCascade:
             return guess
         cached = await self._layer.get_json(key)
         if isinstance(cached, dict) and cached.get("intent") in self._llm.intents.labels:
-            return Decision(str(cached["intent"]), float(cached.get("confidence", 0.0)), "cache")
+            confidence = float(cached.get("confidence", 0.0))
+            return Decision(
+                str(cached["intent"]), confidence, "cache", confidence < self.llm_threshold
+            )
         try:
             answer = await self._llm.classify(normalize(text))
         except LlmError as error:
@@ -83,4 +95,6 @@ class IntentCascade:
             {"intent": answer.intent, "confidence": answer.confidence},
             tokens=answer.usage.total_tokens,
         )
-        return Decision(answer.intent, answer.confidence, "llm")
+        return Decision(
+            answer.intent, answer.confidence, "llm", answer.confidence < self.llm_threshold
+        )

@@ -1,98 +1,53 @@
-"""Score the offline classifier on labelled CSV files (`ticketbolt intents eval`) and CLINC150."""
+"""Score the offline classifier on labelled files (`ticketbolt intents eval`) and CLINC150."""
 
 from __future__ import annotations
 
-import csv
-import json
-import random
+import statistics
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ticketbolt.integrations.intents.config import IntentsConfig
+from ticketbolt.integrations.intents.eval_data import (
+    EvalDataError,
+    Row,
+    clinc150_out_of_scope,
+    clinc150_rows,
+    read_examples,
+    read_rows,
+    read_texts,
+    sample_per_intent,
+    write_rows,
+)
 from ticketbolt.integrations.intents.offline import (
-    DEFAULT_THRESHOLD,
+    DEFAULT_PRECISION,
     Encoder,
     OfflineClassifier,
     load_encoder,
 )
+from ticketbolt.integrations.intents.policy import handoff_reason
 
-Row = tuple[str, str]
+__all__ = [
+    "EvalDataError",
+    "clinc150_out_of_scope",
+    "clinc150_rows",
+    "format_report",
+    "read_rows",
+    "read_texts",
+    "run_eval",
+    "sample_per_intent",
+    "write_rows",
+]
+
 Progress = Callable[[str], None]
-
-TEXT_COLUMN = "text"
-LABEL_COLUMNS = ("intent", "label", "category")
+# Averaged over `--samples` runs; the rest of a report is the first run's.
+_AVERAGED = ("accuracy", "coverage", "accuracy_covered", "threshold", "calibration_error")
 # Single-message throughput is timed on a sample: a few hundred calls give a stable rate.
 _SINGLE_SAMPLE = 500
 _ROUNDS = 3
-
-
-class EvalDataError(ValueError):
-    """A CSV file cannot be read or lacks the text or label column."""
-
-
-def read_rows(path: Path | str) -> list[Row]:
-    """(text, intent) rows of a CSV with a header: `text`, and `intent`, `label` or `category`."""
-    file = Path(path)
-    try:
-        with file.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            if TEXT_COLUMN not in columns:
-                raise EvalDataError(
-                    f"{file}: no '{TEXT_COLUMN}' column (found: {', '.join(columns) or 'none'})"
-                )
-            label = next((name for name in LABEL_COLUMNS if name in columns), None)
-            if label is None:
-                raise EvalDataError(
-                    f"{file}: no label column; expected one of {', '.join(LABEL_COLUMNS)} "
-                    f"(found: {', '.join(columns)})"
-                )
-            reader.fieldnames = columns
-            rows = [
-                (row[TEXT_COLUMN].strip(), row[label].strip())
-                for row in reader
-                if (row.get(TEXT_COLUMN) or "").strip() and (row.get(label) or "").strip()
-            ]
-    except OSError as error:
-        raise EvalDataError(f"{file}: cannot read: {error}") from error
-    if not rows:
-        raise EvalDataError(f"{file}: no labelled rows")
-    return rows
-
-
-def sample_per_intent(rows: Sequence[Row], n: int, seed: int = 0) -> list[Row]:
-    """At most `n` rows of each intent, drawn with a fixed seed so runs are comparable."""
-    by_intent: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_intent[row[1]].append(row)
-    rng = random.Random(seed)
-    sample: list[Row] = []
-    for intent in sorted(by_intent):
-        group = by_intent[intent]
-        sample.extend(rng.sample(group, min(n, len(group))))
-    return sample
-
-
-def clinc150_rows(path: Path | str) -> tuple[list[Row], list[Row]]:
-    """The in-scope (train, test) rows of CLINC150's data_full.json; out-of-scope rows left out."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    train = [(str(text), str(label)) for text, label in data["train"]]
-    test = [(str(text), str(label)) for text, label in data["test"]]
-    return train, test
-
-
-def write_rows(rows: Sequence[Row], path: Path | str) -> Path:
-    """Write rows as a `text,intent` CSV, the format `ticketbolt intents eval` reads."""
-    file = Path(path)
-    with file.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([TEXT_COLUMN, "intent"])
-        writer.writerows(rows)
-    return file
 
 
 def _per_intent(truth: list[str], predicted: list[str]) -> dict[str, dict[str, float]]:
@@ -158,9 +113,40 @@ def evaluate(classifier: OfflineClassifier, rows: Sequence[Row]) -> dict[str, An
         "per_intent": _per_intent(truth, predicted),
         "messages_per_second": round(len(texts) / max(batch_seconds, 1e-9)),
         "messages_per_second_single": round(len(sample) / max(single_seconds, 1e-9)),
-        "threshold": classifier.threshold,
+        "threshold": round(classifier.threshold, 4),
         "accuracy_covered": round(float(correct[covered].mean()), 4) if covered.any() else None,
         "calibration_error": round(_calibration_error(confidence, correct), 4),
+    }
+
+
+def score_out_of_scope(
+    classifier: OfflineClassifier, texts: Sequence[str], intents: IntentsConfig | None
+) -> dict[str, Any]:
+    """What the offline assistant does with messages that match no intent.
+
+    `recall`: the share it is unsure of (under the threshold), so it asks rather than acts.
+    `false_handoffs`: the messages that would open a ticket with no LLM and no history: an
+    explicit request for a person or frustration in the text, or a hand-off intent (known only
+    when the examples are an intents file) predicted above the threshold.
+    """
+    predictions = classifier.classify_batch(texts)
+    unsure = sum(p.uncertain for p in predictions)
+    handoffs = sum(
+        bool(
+            handoff_reason(
+                text,
+                intents.get(p.intent) if intents is not None else None,
+                unsure=p.uncertain,
+                stalled=False,
+            )
+        )
+        for text, p in zip(texts, predictions, strict=True)
+    )
+    return {
+        "n": len(texts),
+        "recall": round(unsure / len(texts), 4),
+        "false_handoffs": handoffs,
+        "false_handoff_rate": round(handoffs / len(texts), 4),
     }
 
 
@@ -169,41 +155,99 @@ def run_eval(
     test_path: Path | str,
     *,
     per_intent: int | None = None,
+    samples: int = 1,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    out_of_scope: Path | str | None = None,
     progress: Progress | None = None,
     encoder: Encoder | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
+    precision: float = DEFAULT_PRECISION,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Fit on TRAIN's examples (optionally `per_intent` of each, seeded) and score TEST."""
+    """Fit on the examples (a CSV or an intents file; optionally `per_intent` of each, seeded)
+    and score TEST; with `samples` > 1, `per_intent` is drawn that many times (seeds `seed`,
+    `seed`+1, …) and the headline figures are means, with their standard deviations in
+    `spread`. The threshold is fitted for `precision` unless `threshold` is given."""
     report = progress or (lambda _message: None)
-    train = read_rows(examples_path)
-    test = read_rows(test_path)
-    if per_intent is not None:
-        train = sample_per_intent(train, per_intent, seed)
+    if samples < 1 or (samples > 1 and per_intent is None):
+        raise EvalDataError("--samples needs --per-intent, and at least 1")
+    columns = {"text_column": text_column, "label_column": label_column}
+    examples, intents = read_examples(examples_path, **columns)
+    test = read_rows(test_path, **columns)
+    outside = read_texts(out_of_scope, text_column=text_column) if out_of_scope else None
     if encoder is None:
         report("loading the encoder")
         encoder = load_encoder()
-    report(f"fitting on {len(train)} examples of {len({label for _, label in train})} intents")
-    started = time.perf_counter()
-    classifier = OfflineClassifier.fit(
-        encoder, [t for t, _ in train], [label for _, label in train], threshold=threshold
-    )
-    fit_seconds = time.perf_counter() - started
-    report(f"scoring {len(test)} messages")
-    result = evaluate(classifier, test)
-    result["train_n"] = len(train)
-    result["fit_seconds"] = round(fit_seconds, 2)
-    return result
+    runs = []
+    for run in range(samples):
+        train = examples
+        if per_intent is not None:
+            train = sample_per_intent(examples, per_intent, seed + run)
+        report(f"fitting on {len(train)} examples of {len({label for _, label in train})} intents")
+        started = time.perf_counter()
+        classifier = OfflineClassifier.fit(
+            encoder,
+            [t for t, _ in train],
+            [label for _, label in train],
+            threshold=threshold,
+            precision=precision,
+        )
+        fit_seconds = time.perf_counter() - started
+        report(f"scoring {len(test)} messages")
+        result = evaluate(classifier, test)
+        result["train_n"] = len(train)
+        result["fit_seconds"] = round(fit_seconds, 2)
+        result["threshold_fit"] = classifier.fit_record.as_dict()
+        if outside is not None:
+            report(f"scoring {len(outside)} out-of-scope messages")
+            result["out_of_scope"] = score_out_of_scope(classifier, outside, intents)
+        runs.append(result)
+    return _combine(runs) if samples > 1 else runs[0]
+
+
+def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first run's report with the headline figures averaged over all runs."""
+    combined = dict(runs[0])
+    combined["samples"] = len(runs)
+    combined["spread"] = {}
+    for key in _AVERAGED:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if values:
+            combined[key] = round(statistics.fmean(values), 4)
+            combined["spread"][key] = round(statistics.stdev(values), 4)
+    if "out_of_scope" in combined:
+        scopes = [r["out_of_scope"] for r in runs]
+        combined["out_of_scope"] = {
+            "n": scopes[0]["n"],
+            **{
+                key: round(statistics.fmean(scope[key] for scope in scopes), 4)
+                for key in ("recall", "false_handoffs", "false_handoff_rate")
+            },
+        }
+    combined["runs"] = [
+        {key: r[key] for key in _AVERAGED if key in r} | {"train_n": r["train_n"]} for r in runs
+    ]
+    return combined
 
 
 def format_report(result: dict[str, Any], *, per_intent: bool = True) -> str:
     """A plain-text summary, then one line per intent (worst F1 first)."""
     covered = result.get("accuracy_covered")
+    spread = result.get("spread", {})
+
+    def pm(key: str) -> str:
+        return f" ± {spread[key]:.2%}" if key in spread else ""
+
+    fit = result.get("threshold_fit") or {}
+    how = f"fitted for precision {fit['precision_target']}" if fit.get("fitted") else "fixed"
     lines = [
-        f"accuracy      {result['accuracy']:.2%} on {result['n']} messages, "
-        f"{result['intents']} intents",
-        f"coverage      {result['coverage']:.2%} at threshold {result.get('threshold', '?')}"
-        + (f" (accuracy {covered:.2%} on those)" if covered is not None else ""),
+        f"accuracy      {result['accuracy']:.2%}{pm('accuracy')} on {result['n']} messages, "
+        f"{result['intents']} intents"
+        + (f" (mean of {result['samples']} samples)" if "samples" in result else ""),
+        f"coverage      {result['coverage']:.2%}{pm('coverage')} at threshold "
+        f"{result.get('threshold', '?')} ({how})"
+        + (f", accuracy {covered:.2%}{pm('accuracy_covered')} on those" if covered else ""),
         f"throughput    {result['messages_per_second']:,} msgs/s batched"
         + (
             f", {result['messages_per_second_single']:,} single"
@@ -211,6 +255,12 @@ def format_report(result: dict[str, Any], *, per_intent: bool = True) -> str:
             else ""
         ),
     ]
+    outside = result.get("out_of_scope")
+    if outside:
+        lines.append(
+            f"out of scope  recall {outside['recall']:.2%} on {outside['n']} messages, "
+            f"{outside['false_handoffs']} false hand-offs ({outside['false_handoff_rate']:.2%})"
+        )
     if per_intent:
         lines += ["", f"{'intent':<32} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}"]
         ranked = sorted(result["per_intent"].items(), key=lambda item: item[1]["f1"])

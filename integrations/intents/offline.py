@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import pathlib
 from collections.abc import Sequence
@@ -16,17 +17,26 @@ from tokenizers import Tokenizer
 
 from ticketbolt.integrations.intents.config import IntentsConfig
 from ticketbolt.integrations.intents.normalize import normalize
+from ticketbolt.integrations.intents.thresholds import (
+    DEFAULT_PRECISION,
+    DEFAULT_THRESHOLD,
+    FOLDS,
+    ThresholdFit,
+    enough_examples,
+    pick_threshold,
+    stratified_folds,
+)
 
 Vectors = npt.NDArray[np.float32]
 
-# Measured with bench/intents.py: at 0.7 the offline stage decides 84 % of Banking77 at 96.7 %
-# accuracy, and 55 % of the built-in intents (5-fold) at 95.8 %; 0.8 buys under one point of
-# accuracy for 14 points less coverage, i.e. many more LLM calls; 0.5 drops to ~91 %.
-DEFAULT_THRESHOLD = 0.7
+# DEFAULT_THRESHOLD (thresholds.py), used when there are too few examples to fit one: measured
+# with bench/intents.py, at 0.7 the offline stage decides 84 % of Banking77 at 96.7 % accuracy,
+# and 55 % of the built-in intents (5-fold) at 95.8 %; 0.5 drops to ~91 %.
+__all__ = ["DEFAULT_PRECISION", "DEFAULT_THRESHOLD", "Encoder", "OfflineClassifier", "Prediction"]
 # C=30 beat C=10 and C=100 on Banking77 with case-folded text (90.9 % against 90.5 / 90.2 %).
 DEFAULT_C = 30.0
 # Bumped whenever the stored model's layout or the training recipe changes.
-_MODEL_FORMAT = "1"
+_MODEL_FORMAT = "2"
 
 
 class Encoder:
@@ -124,6 +134,7 @@ class OfflineClassifier:
         self._weights = weights
         self._bias = bias
         self.threshold = threshold
+        self.fit_record = ThresholdFit(threshold, False, DEFAULT_PRECISION)
 
     @classmethod
     def fit(
@@ -132,25 +143,26 @@ class OfflineClassifier:
         texts: Sequence[str],
         labels: Sequence[str],
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = DEFAULT_THRESHOLD,
+        precision: float = DEFAULT_PRECISION,
         c: float = DEFAULT_C,
     ) -> OfflineClassifier:
-        """Fit on example texts and their intent labels (at least two distinct labels)."""
+        """Fit on example texts and their intent labels (at least two distinct labels).
+
+        With `threshold=None` the threshold is chosen by cross-validation on these examples for
+        the target `precision` (see thresholds.py); `fit_record` says what was measured.
+        """
         if len(set(labels)) < 2:
             raise ValueError("the offline classifier needs examples of at least two intents")
         vectors = encoder.embed([normalize(text) for text in texts])
-        # Imported here: only fitting needs scikit-learn; starting from a cached fit does not.
-        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-
-        model = LogisticRegression(C=c, max_iter=3000).fit(vectors, list(labels))
-        classes = [str(label) for label in model.classes_]
-        weights = np.asarray(model.coef_, dtype=np.float32)
-        bias = np.asarray(model.intercept_, dtype=np.float32)
-        if len(classes) == 2:
-            # Binary models keep one logit; softmax over (0, z) gives the same probabilities.
-            weights = np.vstack([np.zeros_like(weights), weights])
-            bias = np.concatenate([np.zeros(1, dtype=np.float32), bias])
-        return cls(encoder, classes, weights, bias, threshold)
+        classes, weights, bias = _fit_head(vectors, labels, c)
+        if threshold is not None:
+            record = ThresholdFit(threshold, False, precision, examples=len(labels))
+        else:
+            record = _cross_validate(vectors, list(labels), precision, c)
+        classifier = cls(encoder, classes, weights, bias, record.threshold)
+        classifier.fit_record = record
+        return classifier
 
     @classmethod
     def from_config(
@@ -158,22 +170,30 @@ class OfflineClassifier:
         encoder: Encoder,
         config: IntentsConfig,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
+        precision: float = DEFAULT_PRECISION,
         c: float = DEFAULT_C,
         cache_dir: Path | None = None,
     ) -> OfflineClassifier:
-        """Fit on the configured examples, or reuse a fit stored in `cache_dir` for this config."""
+        """Fit on the configured examples, or reuse a fit stored in `cache_dir` for this config.
+
+        Without an explicit `threshold` the fitted one is used (chosen for `precision`); it is
+        stored with the weights, so later starts skip the cross-validation too.
+        """
+        texts, labels = config.training_rows()
         if cache_dir is None:
-            texts, labels = config.training_rows()
-            return cls.fit(encoder, texts, labels, threshold=threshold, c=c)
-        recipe = f"{_MODEL_FORMAT}:{encoder.name}:{c}:{config.version}"
+            return cls.fit(encoder, texts, labels, threshold=threshold, precision=precision, c=c)
+        recipe = f"{_MODEL_FORMAT}:{encoder.name}:{c}:{precision}:{config.version}"
         path = cache_dir / f"intents-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.npz"
         if path.exists():
             with np.load(path, allow_pickle=False) as stored:
                 labels = [str(label) for label in stored["labels"]]
-                return cls(encoder, labels, stored["weights"], stored["bias"], threshold)
-        texts, labels = config.training_rows()
-        classifier = cls.fit(encoder, texts, labels, threshold=threshold, c=c)
+                record = ThresholdFit(**json.loads(str(stored["fit_record"])))
+                chosen = record.threshold if threshold is None else threshold
+                classifier = cls(encoder, labels, stored["weights"], stored["bias"], chosen)
+                classifier.fit_record = record
+                return classifier
+        classifier = cls.fit(encoder, texts, labels, threshold=None, precision=precision, c=c)
         cache_dir.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a concurrent start-up never reads half a file.
         partial = path.with_suffix(".tmp.npz")
@@ -182,8 +202,11 @@ class OfflineClassifier:
             labels=np.array(classifier.intents),
             weights=classifier._weights,
             bias=classifier._bias,
+            fit_record=np.array(json.dumps(classifier.fit_record.__dict__)),
         )
         partial.replace(path)
+        if threshold is not None:
+            classifier.threshold = threshold
         return classifier
 
     @property
@@ -193,11 +216,7 @@ class OfflineClassifier:
     def probabilities(self, texts: Sequence[str]) -> Vectors:
         """Rows of class probabilities, columns in the order of `intents`."""
         vectors = self._encoder.embed([normalize(text) for text in texts])
-        logits = vectors @ self._weights.T + self._bias
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=1, keepdims=True)
-        return logits
+        return _softmax(vectors, self._weights, self._bias)
 
     def classify_batch(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
@@ -211,3 +230,49 @@ class OfflineClassifier:
 
     def classify(self, text: str) -> Prediction:
         return self.classify_batch([text])[0]
+
+
+def _softmax(vectors: Vectors, weights: Vectors, bias: Vectors) -> Vectors:
+    logits: Vectors = vectors @ weights.T + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
+
+
+def _fit_head(
+    vectors: Vectors, labels: Sequence[str], c: float
+) -> tuple[list[str], Vectors, Vectors]:
+    """(classes, weights, bias) of a multinomial logistic regression on unit vectors."""
+    # Imported here: only fitting needs scikit-learn; starting from a cached fit does not.
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    model = LogisticRegression(C=c, max_iter=3000).fit(vectors, list(labels))
+    classes = [str(label) for label in model.classes_]
+    weights = np.asarray(model.coef_, dtype=np.float32)
+    bias = np.asarray(model.intercept_, dtype=np.float32)
+    if len(classes) == 2:
+        # Binary models keep one logit; softmax over (0, z) gives the same probabilities.
+        weights = np.vstack([np.zeros_like(weights), weights])
+        bias = np.concatenate([np.zeros(1, dtype=np.float32), bias])
+    return classes, weights, bias
+
+
+def _cross_validate(
+    vectors: Vectors, labels: list[str], precision: float, c: float
+) -> ThresholdFit:
+    """The threshold for `precision` from out-of-fold predictions (method: thresholds.py)."""
+    if not enough_examples(labels):
+        return ThresholdFit(DEFAULT_THRESHOLD, False, precision, examples=len(labels))
+    folds = np.array(stratified_folds(labels, FOLDS))
+    truth = np.array(labels)
+    confidence = np.zeros(len(labels))
+    correct = np.zeros(len(labels), dtype=bool)
+    for fold in range(FOLDS):
+        held = folds == fold
+        classes, weights, bias = _fit_head(vectors[~held], list(truth[~held]), c)
+        probabilities = _softmax(vectors[held], weights, bias)
+        confidence[held] = probabilities.max(axis=1)
+        correct[held] = np.array(classes)[probabilities.argmax(axis=1)] == truth[held]
+    threshold, measured, coverage = pick_threshold(confidence, correct, precision)
+    return ThresholdFit(threshold, True, precision, measured, coverage, len(labels))

@@ -61,6 +61,18 @@ async def test_dm_answered_then_handed_off_with_the_whole_transcript(stack: Stac
     assert f"#{ticket['id']}" in bot_posts(slack, dm)[-1].text
 
 
+async def test_an_out_of_scope_question_asks_and_opens_no_ticket(stack: Stack) -> None:
+    """Offline and unsure (its best guess a hand-off intent), the assistant asks the customer to
+    rephrase or ask for a person; no ticket is opened."""
+    slack, gorgias = stack.slack, stack.gorgias
+    customer, dm = customer_dm(slack)
+    await slack.user_posts(customer, dm, "how do you make sure a bridge doesn't fall down")
+    await eventually(lambda: len(bot_posts(slack, dm)) == 1, what="the reply")
+    await settle(stack)
+    assert 0 == len(gorgias.tickets)
+    assert "rephrase" in bot_posts(slack, dm)[0].text
+
+
 async def test_repeated_handoff_request_makes_one_ticket(stack: Stack) -> None:
     """The same 'I want a person' twice yields one ticket; each answer is about that ticket."""
     slack, gorgias = stack.slack, stack.gorgias
@@ -119,7 +131,8 @@ async def test_rate_limit_refuses_without_calling_the_llm(database: Database) ->
         ),
     ):
         customer, dm = customer_dm(slack)
-        for text in ("hello there", "is anyone around", "are you a robot"):
+        # Messages the emulator classifies with confidence: unsure ones would end in a hand-off.
+        for text in ("any discount code?", "a discount code for shoes", "discount code please"):
             await slack.user_posts(customer, dm, text)
         await eventually(lambda: len(bot_posts(slack, dm)) == 3, what="three replies")
         classifications = [r for r in llm.requests if "response_format" in r]

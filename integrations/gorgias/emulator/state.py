@@ -123,14 +123,14 @@ class EmulatorState:
             return self.create_customer({**ref, "channels": [channel]})
         raise ApiError(400, "Invalid request.", {field_name: ["Needs an id or an email."]})
 
-    def resolve_agent(self, ref: Mapping[str, Any] | None) -> Json:
+    def resolve_agent(self, ref: Mapping[str, Any] | None, field_name: str = "sender") -> Json:
         if not ref:
             return self.me
         for user in self.users.values():
             if user["id"] == ref.get("id") or (ref.get("email") and user["email"] == ref["email"]):
                 return user
         if ref.get("id") is not None:
-            raise ApiError(400, "Invalid request.", {"sender": ["User not found."]})
+            raise ApiError(400, "Invalid request.", {field_name: ["User not found."]})
         return {"id": None, "email": ref.get("email"), "name": ref.get("name")}
 
     # Tickets
@@ -164,6 +164,7 @@ class EmulatorState:
                   "closed_datetime": stamp if body.get("status") == "closed" else None,
                   "last_message_datetime": None, "last_received_message_datetime": None,
                   "trashed_datetime": None, "snooze_datetime": None}  # fmt: skip
+        self.assign(ticket, body)
         self.tickets[tid] = ticket
         self.set_tags(ticket, [t.get("name") for t in body.get("tags") or []])
         for message in messages:
@@ -181,6 +182,8 @@ class EmulatorState:
     def ticket_view(self, ticket: Json, *, compact: bool = False) -> Json:
         view = {k: v for k, v in ticket.items() if k != "customer_id"}
         view["customer"] = self.customers.get(ticket["customer_id"])
+        view["assignee_user_id"] = (ticket["assignee_user"] or {}).get("id")
+        view["assignee_team_id"] = (ticket["assignee_team"] or {}).get("id")
         messages = sorted(self.ticket_messages(ticket["id"]), key=lambda m: m["id"])
         if compact:
             view["messages_count"] = len(messages)
@@ -209,15 +212,26 @@ class EmulatorState:
             ticket[key] = body[key]
         if "status" in changed:
             ticket["closed_datetime"] = now() if body["status"] == "closed" else None
-        if "assignee_user" in body:
-            ref = body["assignee_user"] or {}
-            ticket["assignee_user"] = self.resolve_agent(ref) if ref.get("id") else None
+        self.assign(ticket, body)
         if "tags" in body:
             self.set_tags(ticket, [t.get("name") for t in body["tags"] or []])
         if json.dumps(ticket, sort_keys=True, default=str) != before:
             ticket["updated_datetime"] = now()
             return changed or ["ticket"]
         return []
+
+    def assign(self, ticket: Json, body: Mapping[str, Any]) -> None:
+        """`assignee_user` / `assignee_team` as `{id}`; `{"id": null}` or null unassigns."""
+        if "assignee_user" in body:
+            ref = body["assignee_user"] or {}
+            user = self.resolve_agent(ref, "assignee_user") if ref.get("id") else None
+            keep = ("id", "email", "name", "firstname", "lastname", "meta")
+            ticket["assignee_user"] = {k: user.get(k) for k in keep} if user else None
+        if "assignee_team" in body:
+            team_id = (body["assignee_team"] or {}).get("id")
+            ticket["assignee_team"] = (
+                {"id": team_id, "name": f"Team {team_id}", "decoration": None} if team_id else None
+            )
 
     def set_tags(self, ticket: Json, names: Iterable[str | None], *, add: bool = False) -> None:
         wanted = [t["name"] for t in ticket["tags"]] if add else []

@@ -13,6 +13,7 @@ from aiohttp import web
 # Importing the method modules fills the method table.
 from ticketbolt.integrations.slack.emulator import methods_groups, methods_read, methods_write
 from ticketbolt.integrations.slack.emulator.faults import Fault, Faults
+from ticketbolt.integrations.slack.emulator.limits import RateLimits
 from ticketbolt.integrations.slack.emulator.registry import (
     METHODS,
     ApiContext,
@@ -78,23 +79,26 @@ class WebApi:
         bot_token: str,
         faults: Faults,
         record: Callable[[Call], None],
+        limits: RateLimits | None = None,
     ) -> None:
         self.ctx = ctx
         self.bot_token = bot_token
         self.faults = faults
+        self.limits = limits or RateLimits(None)
         self._record = record
 
     def _reply(self, payload: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
         headers["X-OAuth-Scopes"] = ",".join(sorted(self.ctx.scopes))
         return web.json_response(payload, status=status, headers=headers)
 
+    def _rate_limited(self, retry_after: int) -> web.Response:
+        return self._reply(
+            {"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": str(retry_after)}
+        )
+
     def _fault_response(self, fault: Fault) -> web.Response:
         if fault.kind == "rate_limit":
-            return self._reply(
-                {"ok": False, "error": "ratelimited"},
-                429,
-                **{"Retry-After": str(fault.retry_after)},
-            )
+            return self._rate_limited(fault.retry_after)
         if fault.kind == "server_error":
             # Slack's edge answers 5xx with an HTML page, not the API's JSON.
             return web.Response(
@@ -119,6 +123,13 @@ class WebApi:
         fault = self.faults.take(name)
         if fault is not None and fault.kind != "error":
             return self._fault_response(fault)
+        if token == self.bot_token and name in METHODS:
+            channel = values.get("channel")
+            wait = self.limits.retry_after(
+                self.ctx.ws.team_id, name, channel if isinstance(channel, str) else None
+            )
+            if wait:
+                return self._rate_limited(wait)
         try:
             return self._reply({"ok": True, **self._call(name, values, token, fault)})
         except ApiError as error:

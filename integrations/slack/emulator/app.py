@@ -14,6 +14,7 @@ from ticketbolt.integrations.slack.emulator.api import Call, WebApi
 from ticketbolt.integrations.slack.emulator.events import Deliverer, Delivery
 from ticketbolt.integrations.slack.emulator.faults import Faults
 from ticketbolt.integrations.slack.emulator.interactions import Hook, HookPost, Interactions
+from ticketbolt.integrations.slack.emulator.limits import LimitsOption, RateLimits, limits_table
 from ticketbolt.integrations.slack.emulator.registry import DEFAULT_SCOPES, ApiContext
 from ticketbolt.integrations.slack.emulator.render import snapshot
 from ticketbolt.integrations.slack.emulator.socket import SocketModeHub
@@ -28,6 +29,8 @@ class SlackEmulator(Interactions, LoopbackServer):
     point the bot's `SLACK_API_URL` at `slack.api_url` and set `slack.events_url` to the bot's
     `/slack/events`. To serve it inside another aiohttp app, add `slack.routes()` there, set
     `slack.base_url` to that app's URL, and `await slack.aclose()` on shutdown.
+    `slack_limits="real"` (or a `SlackLimits` table) enforces Slack's rate limits with 429 and
+    `Retry-After`; `rate_limited()` counts the 429s served. By default nothing is limited.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class SlackEmulator(Interactions, LoopbackServer):
         delivery_timeout: float = 10.0,
         trigger_ttl: float = 3.0,
         clock_start: float | None = None,
+        slack_limits: LimitsOption = None,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -74,7 +78,9 @@ class SlackEmulator(Interactions, LoopbackServer):
         self._ctx = ApiContext(
             self.state, self.views, self.triggers, self.scopes, self._bot_event, self.ephemerals
         )
-        self._api = WebApi(self._ctx, bot_token, self.faults, self._record)
+        # Slack's rate limits: off unless asked for ("real", or a `SlackLimits` table).
+        self.limits = RateLimits(limits_table(slack_limits))
+        self._api = WebApi(self._ctx, bot_token, self.faults, self._record, self.limits)
         self._deliverer = Deliverer(signing_secret, delivery_timeout)
         self.socket = SocketModeHub(app_token, api_app_id, ack_timeout=delivery_timeout)
         self._changed = asyncio.Event()
@@ -194,6 +200,11 @@ class SlackEmulator(Interactions, LoopbackServer):
     def _record(self, call: Call) -> None:
         self.calls.append(call)
         self._notify()
+
+    def rate_limited(self, method: str | None = None) -> int:
+        """How many 429s the rate limits served, for `method` or in all (injected faults aside)."""
+        served = self.limits.served
+        return served[method] if method else sum(served.values())
 
     def calls_to(self, method: str) -> list[Call]:
         """Every recorded call of one Web API method, in order."""

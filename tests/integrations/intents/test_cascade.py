@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import openai
@@ -171,3 +172,33 @@ async def test_without_llm_the_offline_guess_is_flagged(
         decision.uncertain,
     )
     assert (0, 0) == (layer.stats.hits, layer.stats.misses)
+
+
+@pytest.mark.parametrize(
+    ("answer", "uncertain"),
+    [
+        ({"intent": "cancel_order", "confidence": 0.3}, True),
+        ({"intent": "other", "confidence": 0.3}, True),
+        ({"intent": "cancel_order", "confidence": 0.95}, False),
+    ],
+    ids=["low-intent", "low-other", "confident"],
+)
+async def test_the_llm_confidence_decides_whether_its_answer_is_trusted(
+    classifier: OfflineClassifier,
+    llm_client: openai.AsyncOpenAI,
+    emulator: LlmEmulator,
+    default_intents: IntentsConfig,
+    layer: CacheLayer,
+    answer: dict[str, object],
+    uncertain: bool,
+) -> None:
+    """An LLM answer under the LLM threshold is flagged uncertain, fresh and from the cache."""
+    cascade = _cascade(classifier, llm_client, default_intents, layer, ALWAYS_ASK)
+    emulator.reply_with(json.dumps(answer))
+    fresh = await cascade.decide("hmm, about that thing")
+    cached = await cascade.decide("hmm, about that thing")
+    assert [("llm", uncertain), ("cache", uncertain)] == [
+        (fresh.stage, fresh.uncertain),
+        (cached.stage, cached.uncertain),
+    ]
+    assert answer["intent"] == fresh.intent

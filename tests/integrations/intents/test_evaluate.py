@@ -14,6 +14,7 @@ from ticketbolt.integrations.intents.evaluate import (
     clinc150_rows,
     format_report,
     read_rows,
+    read_texts,
     run_eval,
     sample_per_intent,
     write_rows,
@@ -137,3 +138,79 @@ def test_report_is_readable(tmp_path: Path, encoder: Encoder) -> None:
     text = format_report(result)
     assert "accuracy      100.00% on 3 messages, 3 intents" in text
     assert "refund_request" in text
+
+
+def test_columns_can_be_named(tmp_path: Path) -> None:
+    """`--text-column` and `--label-column` read files whose columns have other names."""
+    path = _csv(tmp_path / "rows.csv", TEST, header="utterance,topic")
+    assert TEST == read_rows(path, text_column="utterance", label_column="topic")
+    with pytest.raises(EvalDataError, match="expected one of topic"):
+        read_rows(_csv(tmp_path / "other.csv", TEST), label_column="topic")
+
+
+def test_out_of_scope_files_need_only_a_text_column(tmp_path: Path) -> None:
+    """An out-of-scope CSV is read for its messages; a label column, if any, is ignored."""
+    path = tmp_path / "oos.csv"
+    path.write_text("text\nsing me a song\n\nwhat is the capital of peru\n")
+    assert ["sing me a song", "what is the capital of peru"] == read_texts(path)
+
+
+def test_samples_report_the_mean_and_spread(tmp_path: Path, encoder: Encoder) -> None:
+    """`samples` few-shot runs give means, their standard deviations, and each run."""
+    result = run_eval(
+        _csv(tmp_path / "train.csv", TRAIN),
+        _csv(tmp_path / "test.csv", TEST),
+        per_intent=2,
+        samples=3,
+        encoder=encoder,
+    )
+    assert 3 == result["samples"]
+    assert 3 == len(result["runs"])
+    assert {"accuracy", "coverage"} <= set(result["spread"])
+    mean = sum(run["accuracy"] for run in result["runs"]) / 3
+    assert round(mean, 4) == result["accuracy"]
+
+
+def test_samples_need_per_intent(tmp_path: Path, encoder: Encoder) -> None:
+    """Several samples of the full set would all be the same: refused."""
+    with pytest.raises(EvalDataError, match="--samples needs --per-intent"):
+        run_eval(
+            _csv(tmp_path / "train.csv", TRAIN),
+            _csv(tmp_path / "test.csv", TEST),
+            samples=3,
+            encoder=encoder,
+        )
+
+
+INTENTS_FILE = """
+intents:
+  - name: order_status
+    description: Where is my order.
+    action: answer
+    kb_topic: shipping
+    examples: [where is my order, has my parcel shipped yet, tracking number please]
+  - name: complaint
+    description: An unhappy customer.
+    action: handoff
+    examples: [this is not good enough, I am very unhappy with the service, I want to complain]
+"""
+
+
+def test_out_of_scope_counts_false_hand_offs(tmp_path: Path, encoder: Encoder) -> None:
+    """With an intents file as examples, out-of-scope messages that would open a ticket are
+    counted: here the explicit request for a person; an unsure complaint guess is not one."""
+    intents = tmp_path / "intents.yml"
+    intents.write_text(INTENTS_FILE)
+    oos = tmp_path / "oos.csv"
+    oos.write_text("text\nplease let me talk to a human\nhow tall is mount everest\n")
+    result = run_eval(
+        intents,
+        _csv(tmp_path / "test.csv", [("where's my parcel", "order_status")]),
+        out_of_scope=oos,
+        encoder=encoder,
+        threshold=0.99,
+    )
+    assert {"n": 2, "recall": 1.0, "false_handoffs": 1, "false_handoff_rate": 0.5} == result[
+        "out_of_scope"
+    ]
+    assert "1 false hand-offs" in format_report(result)

@@ -54,6 +54,22 @@ async def test_classify_sends_a_strict_schema_of_the_intents(
     assert PROMPT_VERSION == classifier.prompt_version
 
 
+@pytest.mark.parametrize("defines_other", [True, False], ids=["file-defines-other", "implicit"])
+async def test_other_is_listed_once_in_the_prompt(
+    llm_client: openai.AsyncOpenAI,
+    emulator: LlmEmulator,
+    intents: IntentsConfig,
+    defines_other: bool,
+) -> None:
+    """`other` is offered exactly once, whether the intents file defines it or not."""
+    kept = [i for i in intents.intents if defines_other or i.name != "other"]
+    config = IntentsConfig(intents=kept)
+    await LlmClassifier(llm_client, MODEL, config).classify("hello")
+    system = emulator.requests[0]["messages"][0]["content"]
+    assert 1 == system.count("- other:")
+    assert 1 == config.labels.count("other")
+
+
 async def test_customer_text_is_delimited_data(
     classifier: LlmClassifier, emulator: LlmEmulator
 ) -> None:

@@ -1,0 +1,77 @@
+"""The claim statement: due heads of the wanted kinds, read from `ix_jobs_due`, leased at once.
+
+Its cost follows `limit` and the number of kinds, not the backlog: each kind is one ordered
+range of the partial index (due heads only), read up to `limit` rows with ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL; jobs whose lease expired come from the few running ones. The earliest
+due of those candidates are leased in the same statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import Select, Update, select, text, union_all, update
+
+from ticketbolt.bot.db.models import QUEUED_HEAD, Job
+
+
+def _due(kind: str | None, now: datetime, limit: int) -> Select[int, datetime]:
+    # The partial index's own predicate, verbatim, so SQLite recognises it (see models.py).
+    query = select(Job.id, Job.next_attempt_at).where(text(QUEUED_HEAD))
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return (
+        query.where(Job.next_attempt_at <= now)
+        .order_by(Job.next_attempt_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _expired(kinds: Collection[str] | None, now: datetime, limit: int) -> Select[int, datetime]:
+    query = select(Job.id, Job.next_attempt_at).where(
+        Job.state == "running", Job.lease_expires_at < now
+    )
+    if kinds is not None:
+        query = query.where(Job.kind.in_(sorted(kinds)))
+    return (
+        query.order_by(Job.next_attempt_at, Job.id).limit(limit).with_for_update(skip_locked=True)
+    )
+
+
+def claim_statement(
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    kinds: Collection[str] | None,
+) -> Update:
+    """Lease up to `limit` jobs of `kinds` (None: any kind) to `owner`, counting an attempt."""
+    parts = [_due(kind, now, limit) for kind in sorted(kinds)] if kinds is not None else []
+    if kinds is None:
+        parts.append(_due(None, now, limit))
+    parts.append(_expired(kinds, now, limit))
+    # Each part is wrapped as a subquery: SQLite allows no LIMIT on a bare member of a UNION.
+    subqueries = [part.subquery() for part in parts]
+    members = [select(sub.c.id, sub.c.next_attempt_at) for sub in subqueries]
+    candidates = union_all(*members).subquery()
+    chosen = (
+        select(candidates.c.id)
+        .order_by(candidates.c.next_attempt_at, candidates.c.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    return (
+        update(Job)
+        .where(Job.id.in_(chosen))
+        .values(
+            state="running",
+            lease_owner=owner,
+            lease_expires_at=lease_until,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
+        .returning(Job)
+    )

@@ -1,0 +1,94 @@
+"""Per-message order: which job of each order key may run now (the `head`), kept in step.
+
+Among the queued and running jobs of one non-empty order key exactly one is the head, the
+earliest (a requeued job waits behind a head already there); a job without an order key is its
+own head; finished jobs never are. Every transaction that can change this — inserting jobs, a
+head finishing, a requeue — first calls `serialise` for its keys, then reads and writes heads:
+
+- PostgreSQL: a transaction-level advisory lock per key, taken in one fixed order so two
+  batches never deadlock; under read committed each later statement sees what the previous
+  holder committed.
+- SQLite: one writer at a time, but the driver begins a transaction only at its first write, so
+  `serialise` takes the write lock with a write that changes nothing before anything is read.
+
+A claim then needs no look at earlier jobs: it reads due heads from `ix_jobs_due`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import case, func, select, text, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketbolt.bot.db.models import ACTIVE_STATE, Job
+
+# The class of the two-integer advisory locks (the migration and purge locks are one bigint).
+ORDER_LOCK = 74_612
+
+
+def lock_id(order_key: str) -> int:
+    """A stable 32-bit signed number for a key; two keys sharing one only wait for each other."""
+    value = zlib.crc32(order_key.encode("utf-8"))
+    return value - 2**32 if value >= 2**31 else value
+
+
+async def serialise(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Make this transaction the only one changing the heads of `keys` until it ends."""
+    ids = sorted({lock_id(key) for key in keys if key})
+    if not ids:
+        return
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:class, k) FROM unnest(CAST(:ids AS integer[])) k"),
+            {"class": ORDER_LOCK, "ids": ids},
+        )
+    else:
+        await session.execute(text("UPDATE jobs SET head = head WHERE 0"))
+
+
+async def mark(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Set `head` on rows about to be inserted, in their order: the first of each key is the
+    head unless the key already has a queued or running job. Serialises their keys first."""
+    keys = {row["order_key"] for row in rows if row["order_key"]}
+    await serialise(session, keys)
+    busy: set[str] = set()
+    if keys:
+        found = await session.scalars(
+            select(Job.order_key).where(Job.order_key.in_(keys), text(ACTIVE_STATE)).distinct()
+        )
+        busy = set(found)
+    for row in rows:
+        key = row["order_key"]
+        row["head"] = not key or key not in busy
+        busy.add(key)
+
+
+async def settle(session: AsyncSession, rows: Sequence[dict[str, Any]], created: set[str]) -> None:
+    """After the insert: a head row that was not inserted (its key already existed) hands the
+    head to the next job of its order key, if any."""
+    missed = {
+        row["order_key"]
+        for row in rows
+        if row["head"] and row["order_key"] and row["idempotency_key"] not in created
+    }
+    await promote(session, missed)
+
+
+async def promote(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Make the earliest unfinished job the head of each key that has none."""
+    keys = {key for key in keys if key}
+    if not keys:
+        return
+    earliest = (
+        select(func.min(Job.id))
+        .where(Job.order_key.in_(keys), text(ACTIVE_STATE))
+        .group_by(Job.order_key)
+        .having(func.max(case((Job.head, 1), else_=0)) == 0)
+    )
+    await session.execute(
+        update(Job).where(Job.id.in_(earliest.scalar_subquery())).values(head=true()),
+        execution_options={"synchronize_session": False},
+    )

@@ -1,0 +1,189 @@
+"""The SLA watchdog: warns at `warn_at`, posts 🔴 breach notices and tags `sla:breached`.
+
+A periodic run reads the clocks that fall due (handlers/sla.py), confirms each ticket is still
+open with one Gorgias read (at most `api_calls_per_run` per run: the share of the allowance
+`TICKETBOLT_SLA_API_SHARE` grants), and records each decision with its notice jobs in one
+transaction. The jobs post in the thread and in the channel's `alert_channel`, each once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from ticketbolt.handlers.deps import Deps, JobLike
+from ticketbolt.handlers.sla import Clock, ClockName, JobSpec, SlaService, Stage
+from ticketbolt.handlers.sla_hours import business_time_between
+from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
+
+log = logging.getLogger(__name__)
+
+NOTICE_JOB = "sla_notice"
+TAG_JOB = "sla_tag"
+BREACHED_TAG = "sla:breached"
+SCOPES = {"chat:write": "SLA warnings and breach notices in the thread and the alert channel"}
+_LABEL = {"first_response": "first response", "resolution": "resolution"}
+
+
+def notice_text(clock: Clock, name: ClockName, stage: Stage, left_minutes: int, link: str) -> str:
+    """`⏳ first response due in 4 min …` or `🔴 first response SLA breached …`."""
+    what = _LABEL[name]
+    ticket = f"<{link}|ticket #{clock.ticket_id}>" if link else f"ticket #{clock.ticket_id}"
+    if stage == "warn":
+        return f"⏳ {what.capitalize()} due in {left_minutes} min ({clock.policy} SLA) — {ticket}"
+    return f"🔴 {what.capitalize()} SLA breached ({clock.policy}) — {ticket}"
+
+
+@dataclass
+class SlaWatchdog:
+    """One run at a time across replicas (the store's `exclusive`)."""
+
+    deps: Deps
+    service: SlaService
+    api_calls_per_run: int = 5
+    batch: int = 500
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    async def run(self, stop: asyncio.Event, interval: float = 30.0) -> None:
+        """Run every `interval` seconds until `stop`; a failed run is logged and retried."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("SLA watchdog run failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    async def run_once(self, now: datetime | None = None) -> dict[str, int]:
+        """Decide what is due at `now`; returns counts per outcome."""
+        now = now or self.clock()
+        counts = {"warned": 0, "breached": 0, "closed": 0, "deferred": 0, "skipped": 0}
+        store = self.service.store
+        async with store.exclusive() as mine:
+            if not mine:
+                counts["skipped"] += 1
+                return counts
+            budget = self.api_calls_per_run
+            for clock in await store.due(now, self.batch):
+                decisions = clock.pending(now)
+                if not decisions:
+                    continue
+                if budget <= 0:
+                    counts["deferred"] += 1
+                    continue
+                budget -= 1
+                still_open = await self._still_open(clock)
+                if not still_open:
+                    counts["closed" if still_open is False else "deferred"] += 1
+                    continue
+                for name, stage in decisions:
+                    jobs = self._jobs(clock, name, stage, now)
+                    if await store.decide(clock.ticket_id, name, stage, jobs):
+                        counts["warned" if stage == "warn" else "breached"] += 1
+        return counts
+
+    async def _still_open(self, clock: Clock) -> bool | None:
+        """One Gorgias read; a closed (or deleted) ticket stops its clocks instead; None when
+        Gorgias cannot tell now (the next run asks again)."""
+        try:
+            ticket = await self.deps.gorgias.get_ticket(clock.ticket_id)
+        except GorgiasNotFound:
+            await self.service.resolved(clock.ticket_id)
+            return False
+        except GorgiasError as exc:
+            log.warning("SLA watchdog: cannot confirm ticket %s: %s", clock.ticket_id, exc)
+            return None
+        if ticket.status == "closed":
+            await self.service.resolved(clock.ticket_id, ticket.closed_datetime)
+            return False
+        return True
+
+    def _jobs(self, clock: Clock, name: ClockName, stage: Stage, now: datetime) -> list[JobSpec]:
+        due = clock.due_at(name) or now
+        left = business_time_between(self.service.schedule_of(clock.policy), now, due)
+        gorgias = self.deps.gorgias
+        link = gorgias.ticket_link(clock.ticket_id) if gorgias is not None else ""
+        text = notice_text(clock, name, stage, max(1, round(left.total_seconds() / 60)), link)
+        key = f"sla:{clock.ticket_id}:{name}:{stage}"
+        jobs = [JobSpec(NOTICE_JOB, _notice(clock.channel_id, clock.thread_ts, text, key), key)]
+        alert = self.service.routing.of(clock.channel_id).alert_channel
+        if alert:
+            jobs.append(JobSpec(NOTICE_JOB, _notice(alert, "", text, key), f"{key}:alert"))
+        if stage == "breach":
+            jobs.append(JobSpec(TAG_JOB, {"ticket_id": clock.ticket_id}, f"{key}:tag"))
+        return jobs
+
+
+def _notice(channel: str, thread_ts: str, text: str, marker: str) -> dict[str, Any]:
+    return {"channel": channel, "thread_ts": thread_ts, "text": text, "marker": marker}
+
+
+async def _already_posted(slack: Any, channel: str, thread_ts: str, marker: str) -> bool:
+    """Whether a post with this marker is there (after a try whose outcome is unknown)."""
+    try:
+        if thread_ts:
+            page = await slack.conversations_replies(
+                channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
+            )
+        else:
+            page = await slack.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True
+            )
+    except SlackApiError:
+        return False
+    return any(
+        ((m.get("metadata") or {}).get("event_payload") or {}).get("marker") == marker
+        for m in page.get("messages") or []
+    )
+
+
+def register(app: Any, deps: Deps) -> None:
+    del app  # no listeners: agents' replies come through the message router
+    service: SlaService | None = deps.sla
+    if service is None:
+        return
+
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        """An agent's reply in a ticket's thread is its first response."""
+        thread_ts, ts, user = event.get("thread_ts"), event.get("ts"), event.get("user")
+        if not thread_ts or ts == thread_ts or not user or event.get("bot_id"):
+            return
+        if event.get("subtype") or user == event.get("parent_user_id"):
+            return  # edits, deletions and the customer's own replies
+        agents = deps.config.agents
+        if agents and user not in agents:
+            return
+        team, channel = str(body.get("team_id") or ""), str(event.get("channel") or "")
+        link = await deps.links.by_thread(team, channel, str(thread_ts))
+        if link is not None and link.ticket_id is not None:
+            at = datetime.fromtimestamp(float(str(ts)), UTC)
+            await service.first_response(link.ticket_id, at)
+
+    async def run_notice(job: JobLike) -> None:
+        p = job.payload
+        slack = deps.slack
+        if job.outcome_unknown and await _already_posted(
+            slack, p["channel"], p["thread_ts"], p["marker"]
+        ):
+            return
+        await slack.chat_postMessage(
+            channel=p["channel"],
+            thread_ts=p["thread_ts"] or None,
+            text=p["text"],
+            metadata={"event_type": "ticketbolt", "event_payload": {"marker": p["marker"]}},
+            unfurl_links=False,
+        )
+
+    async def run_tag(job: JobLike) -> None:
+        await deps.gorgias.add_tags(int(job.payload["ticket_id"]), [BREACHED_TAG])
+
+    deps.message_consumers.append(on_message)
+    deps.job_handlers[NOTICE_JOB] = run_notice
+    deps.job_handlers[TAG_JOB] = run_tag
