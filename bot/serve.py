@@ -66,8 +66,11 @@ async def serve(
     with_worker: bool = True,
     extra_routes: Sequence[web.RouteDef] = (),
     search_path: str | None = None,
+    sandbox: bool = False,
 ) -> None:
-    """Serve until SIGTERM/SIGINT (or `stop`): stop accepting, finish in-flight, close clients."""
+    """Serve until SIGTERM/SIGINT (or `stop`): stop accepting, finish in-flight, close clients.
+
+    `sandbox`: the emulated workspace, where advice about a real one would only confuse."""
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     async with open_runtime(settings, search_path=search_path) as runtime:
@@ -93,7 +96,7 @@ async def serve(
         worker_task = asyncio.create_task(runtime.worker().run(stop)) if with_worker else None
         watchdog = runtime.sla_watchdog if with_worker else None
         sla_task = asyncio.create_task(watchdog.run(stop)) if watchdog is not None else None
-        if not settings.agents:
+        if not settings.agents and not sandbox:
             log.warning(
                 "TICKETBOLT_AGENTS is not set: anyone in the workspace can resolve and reopen "
                 "tickets; set it to the Slack user or user-group ids of your agents"

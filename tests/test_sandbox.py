@@ -380,6 +380,7 @@ def test_python_m_bot_run_without_credentials_serves_the_sandbox_and_stops_on_si
             proc.communicate()
     assert (0, "") == (proc.returncode, out), err
     assert "Traceback" not in err
+    assert "TICKETBOLT_AGENTS" not in err  # advice for a real workspace has no place here
     # The emulated workspace dies with the process, so its database does too.
     assert [] == list(tmp_path.glob("*.db"))
 

@@ -187,6 +187,7 @@ async def run_sandbox(
                     on_ready=ready,
                     with_worker=False,
                     extra_routes=[*slack.routes(), *sandbox_routes(sandbox)],
+                    sandbox=True,
                 )
                 await lifecycle.wait()
             finally:
