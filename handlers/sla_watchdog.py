@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from ticketbolt.handlers.deps import Deps, JobLike
+from ticketbolt.handlers.posting import post_once
 from ticketbolt.handlers.sla import Clock, ClockName, JobSpec, SlaService, Stage
 from ticketbolt.handlers.sla_hours import business_time_between
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
@@ -125,25 +124,6 @@ def _notice(channel: str, thread_ts: str, text: str, marker: str) -> dict[str, A
     return {"channel": channel, "thread_ts": thread_ts, "text": text, "marker": marker}
 
 
-async def _already_posted(slack: Any, channel: str, thread_ts: str, marker: str) -> bool:
-    """Whether a post with this marker is there (after a try whose outcome is unknown)."""
-    try:
-        if thread_ts:
-            page = await slack.conversations_replies(
-                channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
-            )
-        else:
-            page = await slack.conversations_history(
-                channel=channel, limit=100, include_all_metadata=True
-            )
-    except SlackApiError:
-        return False
-    return any(
-        ((m.get("metadata") or {}).get("event_payload") or {}).get("marker") == marker
-        for m in page.get("messages") or []
-    )
-
-
 def register(app: Any, deps: Deps) -> None:
     del app  # no listeners: agents' replies come through the message router
     service: SlaService | None = deps.sla
@@ -168,16 +148,14 @@ def register(app: Any, deps: Deps) -> None:
 
     async def run_notice(job: JobLike) -> None:
         p = job.payload
-        slack = deps.slack
-        if job.outcome_unknown and await _already_posted(
-            slack, p["channel"], p["thread_ts"], p["marker"]
-        ):
-            return
-        await slack.chat_postMessage(
+        await post_once(
+            deps.slack,
+            job,
             channel=p["channel"],
             thread_ts=p["thread_ts"] or None,
             text=p["text"],
-            metadata={"event_type": "ticketbolt", "event_payload": {"marker": p["marker"]}},
+            marker=p["marker"],
+            notes=deps.cache,
             unfurl_links=False,
         )
 

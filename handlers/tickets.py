@@ -266,13 +266,26 @@ class TicketService:
         ticket_id: int | None = None,
         detail: str = "",
     ) -> None:
-        await self._deps.audit.record(
-            actor=p.get("user", ""),
-            action=action,
-            outcome=outcome,
-            team_id=p.get("team_id", ""),
-            channel_id=p.get("channel", ""),
-            message_ts=p.get("ts", ""),
-            ticket_id=ticket_id,
-            detail=detail,
-        )
+        await audit_job(self._deps, p, action, outcome, ticket_id=ticket_id, detail=detail)
+
+
+async def audit_job(
+    deps: Deps,
+    p: dict[str, Any],
+    action: str,
+    outcome: str,
+    *,
+    ticket_id: int | None = None,
+    detail: str = "",
+) -> None:
+    """An audit row for a job about one Slack message, from its payload."""
+    await deps.audit.record(
+        actor=p.get("user", ""),
+        action=action,
+        outcome=outcome,
+        team_id=p.get("team_id", ""),
+        channel_id=p.get("channel", ""),
+        message_ts=p.get("ts", ""),
+        ticket_id=ticket_id,
+        detail=detail,
+    )

@@ -14,7 +14,7 @@ from ticketbolt.handlers.agents import Agents
 from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
 from ticketbolt.handlers.slack_context import SlackReader
 from ticketbolt.handlers.slack_directory import Person
-from ticketbolt.handlers.tickets import TicketService
+from ticketbolt.handlers.tickets import TicketService, audit_job
 
 log = logging.getLogger(__name__)
 
@@ -117,19 +117,15 @@ class Claims:
             log.warning("could not tell %s why the claim failed", user, exc_info=True)
 
     async def _audit(
-        self, p: dict[str, Any], action: str, outcome: str, *, ticket_id: int | None = None,
+        self,
+        p: dict[str, Any],
+        action: str,
+        outcome: str,
+        *,
+        ticket_id: int | None = None,
         detail: str = "",
-    ) -> None:  # fmt: skip
-        await self._deps.audit.record(
-            actor=p.get("user", ""),
-            action=action,
-            outcome=outcome,
-            team_id=p.get("team_id", ""),
-            channel_id=p.get("channel", ""),
-            message_ts=p.get("ts", ""),
-            ticket_id=ticket_id,
-            detail=detail,
-        )
+    ) -> None:
+        await audit_job(self._deps, p, action, outcome, ticket_id=ticket_id, detail=detail)
 
 
 def _who(person: Person) -> str:
