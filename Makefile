@@ -26,8 +26,12 @@ $(DEV): pyproject.toml | $(VENV)/bin/python
 run: $(RUNTIME)
 	$(VENV)/bin/ticketbolt run
 
+# The suite mostly waits on loopback servers and child processes, so three workers beat the
+# two cores of a small machine; PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 3
+
 test: $(DEV)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .

@@ -12,9 +12,14 @@ BENCHMARKS = {
         "ticketbolt.bench.ingest",
         "ack latency and events/s, service versus a bare Bolt floor",
     ),
+    "ack": (
+        "ticketbolt.bench.ack",
+        "ack latency with the worker off, in the server's process, and in a child process",
+    ),
     "e2e": (
         "ticketbolt.bench.e2e",
-        "reactions to Gorgias tickets: tickets/s, calls per ticket, 429s",
+        "reactions to Gorgias tickets: tickets/s, calls per ticket, 429s; "
+        "--slack-limits real: a burst under Slack's tiers against the binding limit",
     ),
     "intents": (
         "ticketbolt.bench.intents",
@@ -24,7 +29,10 @@ BENCHMARKS = {
         "ticketbolt.bench.loadtest",
         "customers chatting with the assistant at rising concurrency",
     ),
-    "memory": ("ticketbolt.bench.memory", "start-up time and RSS idle and after an ingest run"),
+    "memory": (
+        "ticketbolt.bench.memory",
+        "start-up time, RSS idle and after an ingest run, RSS by classifier tier",
+    ),
     "gorgias_pool": ("ticketbolt.bench.gorgias_pool", "pooled versus one-off Gorgias connections"),
     "worker": (
         "ticketbolt.bench.worker",

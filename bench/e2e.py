@@ -4,7 +4,9 @@ This process hosts the Slack and Gorgias emulators (20 ms emulated Gorgias laten
 runs as `python -m ticketbolt run` with its worker. Phase one: Gorgias' rate limit off. Phase two:
 the limit on, the same `capacity/window` given to the emulator and to the bot (GORGIAS_RATE_LIMIT);
 the emulator counts the 429s it serves, and the allowance used is requests admitted against the most
-a leaky bucket of that shape admits in the same time (capacity + rate × duration)."""
+a leaky bucket of that shape admits in the same time (capacity + rate × duration).
+
+`--slack-limits real` runs one burst under Slack's tiers instead (bench/e2e_limits.py)."""
 
 from __future__ import annotations
 
@@ -216,7 +218,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--tickets", type=int, default=1000, help="with the rate limit off")
     parser.add_argument("--limited-tickets", type=int, default=150, help="with the rate limit on")
     parser.add_argument(
-        "--rate-limit", default="20/2", help="capacity/window seconds for the emulator and the bot"
+        "--rate-limit",
+        "--gorgias-limit",
+        dest="rate_limit",
+        default=None,
+        help="Gorgias' capacity/window seconds for the emulator and the bot "
+        "(default 20/2; 40/20 with --slack-limits real)",
     )
     parser.add_argument("--latency-ms", type=float, default=20.0, help="Gorgias emulated latency")
     parser.add_argument(
@@ -227,7 +234,38 @@ def main(argv: Sequence[str]) -> int:
         "and TICKETBOLT_WORKER_CONCURRENCY as the ceiling of every lane",
     )
     parser.add_argument("--senders", type=int, default=32, help="reactions in flight at once")
+    parser.add_argument(
+        "--slack-limits",
+        choices=("off", "real"),
+        default="off",
+        help="real: one burst of --burst 🎫 across --channels channels with Slack's tiers on in "
+        "the emulator and in the bot's limiter, reported against the binding limit "
+        "(bench/e2e_limits.py)",
+    )
+    parser.add_argument("--burst", type=int, default=200, help="🎫 in the real-limits burst")
+    parser.add_argument("--channels", type=int, default=5, help="channels the burst spans")
+    parser.add_argument(
+        "--tier-scale",
+        type=float,
+        default=1.0,
+        help="divide every limit's window by this (real-limits mode; --quick uses 30)",
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="give the service this Redis (shared limiters, cache)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a service setting to override, e.g. TICKETBOLT_SLACK_MAX_INLINE_WAIT=5 "
+        "(real-limits mode; printed with the other settings changed from the defaults)",
+    )
     args = parser.parse_args(argv)
+    if args.slack_limits == "real":
+        return limits_main(args)
+    args.rate_limit = args.rate_limit or "20/2"
     if args.quick:
         args.tickets, args.limited_tickets, args.rate_limit = 20, 12, "5/0.5"
     result = asyncio.run(bench(args))
@@ -235,5 +273,20 @@ def main(argv: Sequence[str]) -> int:
     ok = all(
         result[p]["tickets"] == result[p]["messages"] and result[p]["gorgias_429"] == 0
         for p in ("rate_limit_off", "rate_limit_on")
+    )
+    return 0 if ok else 1
+
+
+def limits_main(args: Any) -> int:
+    from ticketbolt.bench import e2e_limits  # noqa: PLC0415
+
+    args.rate_limit = args.rate_limit or "40/20"
+    if args.quick:
+        args.burst, args.tier_scale = min(args.burst, 80), max(args.tier_scale, 30.0)
+    result = asyncio.run(e2e_limits.burst(args))
+    emit(result, args.json, e2e_limits.table)
+    ok = (
+        result["tickets"] == result["tickets_asked"] == result["replies_exactly_one"]
+        and result["slack_429"] == result["gorgias_429"] == 0
     )
     return 0 if ok else 1

@@ -163,6 +163,21 @@ class Child:
     def output(self) -> str:
         return Path(self._log.name).read_text(errors="replace")[-4000:]
 
+    def log_events(
+        self, levels: Sequence[str] = ("warning", "error", "critical")
+    ) -> dict[str, int]:
+        """How often each JSON log event at `levels` was written so far ("level: event")."""
+        counts: dict[str, int] = {}
+        for line in Path(self._log.name).read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("level") in levels:
+                key = f"{record['level']}: {str(record.get('event', ''))[:120]}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     async def start(self, timeout: float = 60.0) -> float:
         """Spawn and wait for `ready_path` to answer 200; the seconds that took."""
         started = time.perf_counter()
@@ -230,3 +245,46 @@ async def run_loadgen(spec: dict[str, Any], timeout: float = 600.0) -> dict[str,
         raise RuntimeError(f"load generator failed with exit code {proc.returncode}")
     answer: dict[str, Any] = json.loads(out)
     return answer
+
+
+# What points the service at the emulators and the database; not tuning, not reported.
+_WIRING = {
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_API_URL",
+    "GORGIAS_BASE_URL",
+    "GORGIAS_USERNAME",
+    "GORGIAS_API_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TICKETBOLT_ADMIN_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+}
+
+
+def changed_settings(env: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """The service settings in `env` that differ from their defaults: name → (value, default)."""
+    from ticketbolt.bot.settings import Settings  # noqa: PLC0415 - only the reports need it
+
+    defaults: dict[str, str] = {}
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            default = field.get_default(call_default_factory=True)
+            defaults[alias] = "" if default is None else str(default)
+    changed: dict[str, tuple[str, str]] = {}
+    for name, value in sorted(env.items()):
+        if name in _WIRING:
+            continue
+        default = defaults.get(name, "")
+        if name not in defaults or _differs(value, default):
+            changed[name] = (value, default or "unset")
+    return changed
+
+
+def _differs(value: str, default: str) -> bool:
+    try:
+        return float(value) != float(default)
+    except ValueError:
+        return value.lower() != default.lower()

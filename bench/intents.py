@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import logging
 import os
@@ -24,7 +25,13 @@ from ticketbolt.cache.memory import MemoryCache
 from ticketbolt.cache.redis import RedisCache
 from ticketbolt.integrations.intents.cascade import IntentCascade
 from ticketbolt.integrations.intents.config import IntentsConfig, load_intents
-from ticketbolt.integrations.intents.evaluate import clinc150_rows, run_eval, write_rows
+from ticketbolt.integrations.intents.encoders import load_tier2
+from ticketbolt.integrations.intents.evaluate import (
+    clinc150_out_of_scope,
+    clinc150_rows,
+    run_eval,
+    write_rows,
+)
 from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
 from ticketbolt.integrations.llm.client import LlmClassifier
 from ticketbolt.integrations.llm.emulator import LlmEmulator
@@ -40,26 +47,41 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in result.items() if key != "per_intent"}
 
 
-def offline_benchmarks(encoder: Encoder, data: Path) -> dict[str, Any]:
-    """Banking77 (full and 10 per intent) and CLINC150 in-scope, scored by `run_eval`."""
+def offline_benchmarks(encoder: Encoder, data: Path, tier2: Encoder | None) -> dict[str, Any]:
+    """Banking77 (full, and 10 per intent as the mean of 3 samples) and CLINC150 (in scope,
+    and its out-of-scope test set), scored by `run_eval` for the offline cascade; each report
+    carries tier 1 alone (`tier1_*`) from the same fit, and per-tier figures in `tiers`."""
     banking = data / "banking77"
     results: dict[str, Any] = {}
     _log("banking77, full training set")
     results["banking77_full"] = _summary(
-        run_eval(banking / "train.csv", banking / "test.csv", encoder=encoder)
+        run_eval(banking / "train.csv", banking / "test.csv", encoder=encoder, tier2=tier2)
     )
-    _log("banking77, 10 examples per intent")
+    _log("banking77, 10 examples per intent, 3 samples")
     results["banking77_10_per_intent"] = _summary(
-        run_eval(banking / "train.csv", banking / "test.csv", per_intent=10, encoder=encoder)
+        run_eval(
+            banking / "train.csv",
+            banking / "test.csv",
+            per_intent=10,
+            samples=3,
+            encoder=encoder,
+            tier2=tier2,
+        )
     )
-    _log("clinc150, in-scope")
-    train, test = clinc150_rows(data / "clinc150" / "data_full.json")
+    _log("clinc150, in scope and out of scope")
+    source = data / "clinc150" / "data_full.json"
+    train, test = clinc150_rows(source)
     with tempfile.TemporaryDirectory() as tmp:
+        outside = Path(tmp) / "oos.csv"
+        with outside.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([["text"], *([t] for t in clinc150_out_of_scope(source))])
         results["clinc150_in_scope"] = _summary(
             run_eval(
                 write_rows(train, Path(tmp) / "train.csv"),
                 write_rows(test, Path(tmp) / "test.csv"),
+                out_of_scope=outside,
                 encoder=encoder,
+                tier2=tier2,
             )
         )
     return results
@@ -206,10 +228,17 @@ def main() -> int:
     started = time.perf_counter()
     encoder = load_encoder()
     load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    tier2, tier2_status = load_tier2()
+    tier2_seconds = time.perf_counter() - started
     config = load_intents()
     classifier = OfflineClassifier.from_config(encoder, config)
-    report: dict[str, Any] = {"encoder_load_seconds": round(load_seconds, 3)}
-    report.update(offline_benchmarks(encoder, args.data_dir))
+    report: dict[str, Any] = {
+        "encoder_load_seconds": round(load_seconds, 3),
+        "tier2": tier2_status.detail,
+        "tier2_load_seconds": round(tier2_seconds, 3) if tier2 is not None else None,
+    }
+    report.update(offline_benchmarks(encoder, args.data_dir, tier2))
     _log("default intents, 5-fold cross-validation")
     report["default_intents_cv"] = default_intents_cv(encoder, config)
     _log(f"LLM path, {args.llm_samples} messages at {args.llm_latency_ms:.0f} ms")
@@ -221,13 +250,21 @@ def main() -> int:
     if args.json:
         print(json.dumps(report))
         return 0
+    print(report["tier2"])
     for name in ("banking77_full", "banking77_10_per_intent", "clinc150_in_scope"):
         r = report[name]
         print(
-            f"{name:<26} acc {r['accuracy']:.2%}  coverage@{r['threshold']} {r['coverage']:.2%}"
-            f" (acc {r['accuracy_covered']:.2%})  {r['messages_per_second']:,} msgs/s batched,"
-            f" {r['messages_per_second_single']:,} single"
+            f"{name:<26} cascade acc {r['accuracy']:.2%}  coverage {r['coverage']:.2%}"
+            f" (acc {r['accuracy_covered']:.2%})  mean {r['latency_ms_mean']:.3f} ms,"
+            f" p99 {r['latency_ms_p99']:.3f} ms; tier 1 alone acc {r['tier1_accuracy']:.2%},"
+            f" {r['tiers'][0]['latency_ms_mean']:.3f} ms"
         )
+        if "out_of_scope" in r:
+            o, o1 = r["out_of_scope"], r["tier1_out_of_scope"]
+            print(
+                f"{'  out of scope':<26} cascade recall {o['recall']:.2%},"
+                f" {o['false_handoffs']} false hand-offs; tier 1 alone {o1['recall']:.2%}"
+            )
     cv = report["default_intents_cv"]
     print(f"{'default intents (5-fold)':<26} acc {cv['accuracy']:.2%} on {cv['n']} examples")
     for backend, r in report["llm_path"].items():

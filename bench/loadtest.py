@@ -1,13 +1,16 @@
-"""Benchmark: customers chatting with the assistant in DMs at 1, 5, 10, 20 and 50 at once.
+"""Benchmark: customers chatting with the assistant in DMs at 1, 5, 10, 20, 50, 100 and 200 at once.
 
 Each scenario starts the service fresh (`python -m ticketbolt run`, empty database and cache)
 against the Slack, Gorgias and LLM emulators (the LLM answers after 300 ms). Every customer is a new
 Slack user who sends a bounded number of DMs, one after another, each drawn from the built-in
 intents' examples with Zipf-like repetition (a few questions are asked often, most rarely).
 Latency runs from sending the signed `message` event until the Slack emulator records the bot's
-`chat.postMessage` in that DM; a message without a reply within the timeout is a failure. A JSON
+`chat.postMessage` in that DM; a message without a reply within the timeout is a failure, unless
+the conversation was handed to a person (a Gorgias ticket exists for the customer): agents answer
+those in the ticket, so the customer stops there and the rest is counted apart. A JSON
 report is written with `--report PATH`. Pass: at least 95 % success and p95 under 5 s, for
-scenarios of up to 20 customers.
+scenarios of up to 20 customers. Issue 15's targets are also reported (not a pass condition):
+p95 ≤ 1 s at 50 customers and ≤ 2 s at 200, with the LLM at 300 ms.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ticketbolt.bench.harness import (
     add_database_option,
     admin_stats,
     base_parser,
+    changed_settings,
     emit,
     fresh_database,
     print_table,
@@ -40,7 +44,9 @@ from ticketbolt.integrations.intents.config import load_intents
 from ticketbolt.integrations.llm.emulator import LlmEmulator
 from ticketbolt.integrations.slack.emulator import SlackEmulator
 
-CONCURRENCY = (1, 5, 10, 20, 50)
+CONCURRENCY = (1, 5, 10, 20, 50, 100, 200)
+# Issue 15's p95 targets (ms) by customers at once, with the LLM answering in 300 ms.
+P95_TARGET_MS = {50: 1000.0, 200: 2000.0}
 ZIPF_EXPONENT = 1.1
 PASS_SUCCESS, PASS_P95_MS, PASS_UP_TO = 0.95, 5000.0, 20
 
@@ -65,16 +71,39 @@ def message_pool(size: int, seed: int = 7) -> tuple[list[str], list[float]]:
     return texts, [1 / (rank**ZIPF_EXPONENT) for rank in range(1, len(texts) + 1)]
 
 
+def handed_off(gorgias: GorgiasEmulator, name: str, email: str) -> bool:
+    """Whether the assistant handed this customer's conversation to a person (a ticket exists)."""
+    customers = gorgias.state.customers
+    for ticket in gorgias.tickets.values():
+        cid = ticket.get("customer_id")
+        who = (customers.get(cid) if isinstance(cid, int) else None) or {}
+        if who.get("email") == email or who.get("name") == name:
+            return True
+    return False
+
+
 async def customer(
-    slack: SlackEmulator, calls: StampedCalls, n: int, messages: list[str], timeout: float
-) -> list[float | None]:
-    """One customer's conversation: each message waits for the bot's reply before the next."""
-    user = slack.add_user(
-        f"customer-{n}", real_name=f"Customer {n}", email=f"customer{n}@example.com"
-    )
+    slack: SlackEmulator,
+    gorgias: GorgiasEmulator,
+    calls: StampedCalls,
+    n: int,
+    messages: list[str],
+    timeout: float,
+) -> tuple[list[float | None], int]:
+    """One customer's conversation: each message waits for the bot's reply before the next.
+
+    Once the assistant has handed the conversation to a person, agents answer in the ticket and
+    the bot stays silent by design (handlers/assistant_handoff.py): the customer stops, and a
+    message that got no reply because of the hand-off is not a failure. Returns the reply
+    latencies (None: no reply) and how many messages the hand-off left unanswered or unsent.
+    """
+    name, email = f"Customer {n}", f"customer{n}@example.com"
+    user = slack.add_user(f"customer-{n}", real_name=name, email=email)
     dm = slack.open_dm(user)
     results: list[float | None] = []
-    for text in messages:
+    for sent, text in enumerate(messages):
+        if handed_off(gorgias, name, email):
+            return results, len(messages) - sent
         cursor = len(calls)
         started = time.perf_counter()
 
@@ -88,6 +117,8 @@ async def customer(
             await slack.user_posts(user, dm, text)
             await slack.wait_until(replied, timeout)
         except (TimeoutError, aiohttp.ClientError):
+            if handed_off(gorgias, name, email):
+                return results, len(messages) - sent
             results.append(None)
             continue
         at = next(
@@ -96,7 +127,27 @@ async def customer(
             if calls[i].method == "chat.postMessage" and calls[i].params.get("channel") == dm.id
         )
         results.append(at - started)
-    return results
+    return results, 0
+
+
+def scenario_env(
+    slack_api_url: str = "", gorgias_url: str = "", database_url: str = "", **extra: str
+) -> dict[str, str]:
+    """The service's settings in every scenario (with no arguments: for the report)."""
+    return service_env(
+        slack_api_url,
+        gorgias_url,
+        database_url,
+        # Every customer is new and sends a handful: the per-customer limit must not answer.
+        TICKETBOLT_ASSISTANT_RATE_PER_MINUTE="100000",
+        **extra,
+    )
+
+
+def overrides(settings: Sequence[str]) -> dict[str, str]:
+    """`--set NAME=VALUE` options as settings."""
+    pairs = (setting.partition("=") for setting in settings)
+    return {name.strip(): value.strip() for name, _, value in pairs}
 
 
 def layer_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -124,13 +175,13 @@ async def scenario(
     ):
         calls = StampedCalls()
         slack.calls = calls
-        env = service_env(
+        env = scenario_env(
             slack.api_url,
             gorgias.base_url,
             database_url,
             OPENAI_API_KEY=llm.api_key,
             OPENAI_BASE_URL=llm.base_url,
-            TICKETBOLT_ASSISTANT_RATE_PER_MINUTE="100000",
+            **overrides(args.settings),
         )
         llm_before = len(llm.requests)
         async with (
@@ -142,13 +193,14 @@ async def scenario(
             started = time.perf_counter()
             outcomes = await asyncio.gather(
                 *(
-                    customer(slack, calls, n, conversations[n], args.reply_timeout)
+                    customer(slack, gorgias, calls, n, conversations[n], args.reply_timeout)
                     for n in range(users)
                 )
             )
             elapsed = time.perf_counter() - started
             after = await admin_stats(http, service.url)
-    samples = [s for run in outcomes for s in run]
+    samples = [s for run, _ in outcomes for s in run]
+    after_handoff = sum(left for _, left in outcomes)
     ok = [s for s in samples if s is not None]
     layers = layer_delta(before["cache"]["layers"], after["cache"]["layers"])
     hits = sum(layer["hits"] for layer in layers.values())
@@ -156,6 +208,8 @@ async def scenario(
     result: dict[str, Any] = {
         "users": users,
         "messages": len(samples),
+        "handed_off_customers": sum(1 for _, left in outcomes if left),
+        "messages_after_handoff": after_handoff,
         "replies": len(ok),
         "success_rate": round(len(ok) / len(samples), 4) if samples else 0.0,
         "seconds": round(elapsed, 3),
@@ -166,6 +220,9 @@ async def scenario(
         "llm_requests": len(llm.requests) - llm_before,
         "distinct_messages": len({t for c in conversations for t in c}),
     }
+    target = P95_TARGET_MS.get(users)
+    result["p95_target_ms"] = target
+    result["p95_target_met"] = None if target is None else result["p95_ms"] <= target
     result["pass"] = (
         result["success_rate"] >= PASS_SUCCESS and result["p95_ms"] < PASS_P95_MS
         if users <= PASS_UP_TO
@@ -199,6 +256,7 @@ async def bench(args: Any) -> dict[str, Any]:
             "p95_ms_below": PASS_P95_MS,
             "up_to_users": PASS_UP_TO,
         },
+        "settings": changed_settings(scenario_env(**overrides(args.settings))),
         "scenarios": scenarios,
         "passed": all(s["pass"] is not False for s in scenarios),
     }
@@ -214,6 +272,7 @@ def table(result: dict[str, Any]) -> None:
         (
             s["users"],
             f"{s['replies']}/{s['messages']}",
+            f"{s['handed_off_customers']} ({s['messages_after_handoff']})",
             f"{s['success_rate']:.1%}",
             s["p50_ms"],
             s["p95_ms"],
@@ -221,6 +280,9 @@ def table(result: dict[str, Any]) -> None:
             f"{s['cache_hit_rate']:.1%}",
             s["messages_per_second"],
             {True: "pass", False: "FAIL", None: "-"}[s["pass"]],
+            "-"
+            if s.get("p95_target_ms") is None
+            else f"≤{s['p95_target_ms'] / 1000:g} s: {'yes' if s['p95_target_met'] else 'no'}",
         )
         for s in result["scenarios"]
     ]
@@ -228,6 +290,7 @@ def table(result: dict[str, Any]) -> None:
         (
             "users",
             "replies",
+            "handed off (msgs)",
             "success",
             "p50 ms",
             "p95 ms",
@@ -235,9 +298,13 @@ def table(result: dict[str, Any]) -> None:
             "cache hits",
             "msgs/s",
             "≥95 %, p95<5 s",
+            "p95 target",
         ),
         rows,
     )
+    print("settings changed from the defaults:")
+    for name, (value, default) in result["settings"].items():
+        print(f"  {name}={value} (default {default})")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -255,6 +322,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--reply-timeout", type=float, default=30.0, help="seconds per reply")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report", type=Path, help="also write the JSON report here")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a service setting to override, e.g. TICKETBOLT_ENCODER_MODEL=off",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.messages = [2], 2

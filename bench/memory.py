@@ -1,16 +1,23 @@
-"""Benchmark: start-up time to `/readyz` = 200, and RSS idle and at the end of an ingest run.
+"""Benchmark: start-up time to `/readyz` = 200, RSS idle and at the end of an ingest run, and RSS
+by classifier tier.
 
 Start-up is timed from spawning `python -m ticketbolt run` (interpreter, imports, the offline intent
 model, migrations, first health checks) until `/readyz` answers 200, over several starts. RSS
 (VmRSS, and the peak VmHWM) comes from /proc: idle two seconds after the last start, then at the
 end of signed 🎫 reactions offered at a fixed rate by `ticketbolt.bench.loadgen` to that same
 process, whose worker turns them into tickets (the messages are seeded in the Slack emulator).
+
+RSS by tier: the service idle with tier 2 off (`TICKETBOLT_ENCODER_MODEL=off`: the tier-1
+classifier alone) beside the defaults, and a fresh process (`bench/tiers_probe.py`) read after
+the interpreter, after the service's imports, and after building the assistant either way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,10 +25,12 @@ import aiohttp
 
 from ticketbolt.bench.harness import (
     BOT_TOKEN,
+    ROOT,
     SIGNING_SECRET,
     Child,
     add_database_option,
     base_parser,
+    changed_settings,
     emit,
     fresh_database,
     print_table,
@@ -51,6 +60,34 @@ def seed(slack: SlackEmulator, count: int) -> dict[str, Any]:
     step = stamps[1] - stamps[0] if count > 1 else 1
     assert stamps == list(range(stamps[0], stamps[0] + step * count, step)), "evenly spaced ts"
     return {"channel": channel.id, "user": agent.id, "ts_start_us": stamps[0], "ts_step_us": step}
+
+
+async def probe(mode: str) -> dict[str, Any]:
+    """`bench/tiers_probe.py` in a fresh process: RSS after each step of loading the assistant."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ticketbolt.bench.tiers_probe",
+        mode,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"tiers probe {mode} failed with exit code {proc.returncode}")
+    answer: dict[str, Any] = json.loads(out)
+    return answer
+
+
+async def idle_tier1(env: dict[str, str], settle: float) -> dict[str, float]:
+    """The service idle with tier 2 off: the tier-1 classifier alone."""
+    async with Child(["-m", "ticketbolt", "run"], {**env, **TIER1_ONLY}) as service:
+        await asyncio.sleep(settle)
+        return rss_mb(service.pid)
+
+
+TIER1_ONLY = {"TICKETBOLT_ENCODER_MODEL": "off"}
 
 
 async def bench(args: Any) -> dict[str, Any]:
@@ -90,6 +127,9 @@ async def bench(args: Any) -> dict[str, Any]:
                 after = rss_mb(service.pid)
                 tickets = len(gorgias.tickets)
                 slack.events_url = None
+        log("idle with tier 2 off; fresh-process steps")
+        tier1_idle = await idle_tier1(env, args.settle)
+        probes = [await probe("tier1"), await probe("default")]
     return {
         "benchmark": "memory",
         "machine": machine(),
@@ -100,6 +140,13 @@ async def bench(args: Any) -> dict[str, Any]:
             "runs": [round(s, 3) for s in startups],
         },
         "idle": idle,
+        "settings": changed_settings(env),
+        "tiers": {
+            "service_idle_tier1_only": tier1_idle,
+            "service_idle_defaults": idle,
+            "tier1_only_setting": TIER1_ONLY,
+            "probes": probes,
+        },
         "ready_dependencies": {d.get("name", "?"): d.get("ok") for d in dependencies},
         "ingest": {
             "offered_rate": args.rate,
@@ -131,6 +178,25 @@ def table(result: dict[str, Any]) -> None:
             ("peak RSS (MB)", ingest["peak_rss_mb"]),
         ],
     )
+    tiers = result["tiers"]
+    print("\nRSS by tier (MB)")
+    rows = [
+        (
+            "service idle, tier 1 only (TICKETBOLT_ENCODER_MODEL=off)",
+            tiers["service_idle_tier1_only"]["rss_mb"],
+        ),
+        ("service idle, defaults", tiers["service_idle_defaults"]["rss_mb"]),
+    ]
+    for run in tiers["probes"]:
+        for step in run["steps"]:
+            heavy = ", ".join(step["heavy_modules"]) or "-"
+            rows.append(
+                (f"fresh process [{run['mode']}]: {step['step']} ({heavy})", step["rss_mb"])
+            )
+    print_table(("", "RSS"), rows)
+    print("settings changed from the defaults:")
+    for name, (value, default) in result["settings"].items():
+        print(f"  {name}={value} (default {default})")
 
 
 def main(argv: Sequence[str]) -> int:

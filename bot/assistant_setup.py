@@ -16,8 +16,14 @@ from ticketbolt.cache.memory import MemoryCache
 from ticketbolt.handlers.assistant_engine import AssistantEngine
 from ticketbolt.integrations.intents.cascade import IntentCascade
 from ticketbolt.integrations.intents.config import load_intents
+from ticketbolt.integrations.intents.encoders import (
+    Encoder,
+    EncoderError,
+    load_tier2,
+    load_wordllama,
+)
 from ticketbolt.integrations.intents.kb import KnowledgeBase
-from ticketbolt.integrations.intents.offline import OfflineClassifier, load_encoder
+from ticketbolt.integrations.intents.tiers import TieredClassifier
 from ticketbolt.integrations.llm.client import LlmClassifier, LlmWriter
 
 
@@ -51,21 +57,29 @@ def build_engine(
         intents = load_intents(settings.intents_path)
     except (OSError, ValueError) as exc:
         raise AssistantSetupError(f"TICKETBOLT_INTENTS: {exc}") from exc
-    encoder = load_encoder()
+    encoder = load_wordllama()
     try:
-        offline = OfflineClassifier.from_config(
-            encoder,
+        # Unset: the pinned model when ticketbolt[accurate] is installed, else tier 1 alone.
+        tier2, tier2_status = load_tier2(settings.encoder_model or "")
+    except EncoderError as exc:
+        raise AssistantSetupError(str(exc)) from exc
+    encoders: list[Encoder] = [encoder] if tier2 is None else [encoder, tier2]
+    try:
+        offline = TieredClassifier.from_config(
+            encoders,
             intents,
             threshold=settings.intent_threshold,
             precision=settings.intent_precision,
             cache_dir=model_cache_dir(settings),
+            tier2=tier2_status,
         )
     except OSError:  # an unwritable cache only costs a refit at each start
-        offline = OfflineClassifier.from_config(
-            encoder,
+        offline = TieredClassifier.from_config(
+            encoders,
             intents,
             threshold=settings.intent_threshold,
             precision=settings.intent_precision,
+            tier2=tier2_status,
         )
     try:
         kb = KnowledgeBase.from_dir(encoder, settings.kb_dir)

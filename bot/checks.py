@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -44,6 +45,22 @@ async def channels_without_bot(slack: Any, routing: Routing) -> list[str]:
     return outside
 
 
+def intents_check(assistant: Any, llm: Any) -> Callable[[], Awaitable[str]]:
+    """Which offline tiers classify customer messages, and whether an LLM follows them."""
+
+    async def intents() -> str:
+        if assistant is None:
+            raise NotConfigured("the assistant is not running in this process")
+        offline = assistant.cascade.offline
+        tiers = offline.describe()
+        if not offline.tier2.active:
+            tiers.append(offline.tier2.detail)
+        tiers.append("then the LLM" if llm is not None else "no LLM")
+        return "; ".join(tiers)
+
+    return intents
+
+
 def build_checks(
     settings: Settings,
     engine: AsyncEngine,
@@ -53,6 +70,7 @@ def build_checks(
     llm: Any = None,
     *,
     routing: Routing | None = None,
+    assistant: Any = None,
 ) -> list[Check]:
     async def database() -> str:
         await ping_database(engine)
@@ -129,6 +147,12 @@ def build_checks(
             setting="GORGIAS_ACCOUNT / GORGIAS_USERNAME / GORGIAS_API_KEY",
         ),
         Check("llm", llm_check, required=False, setting="OPENAI_API_KEY / OPENAI_BASE_URL"),
+        Check(
+            "intents",
+            intents_check(assistant, llm),
+            required=False,
+            setting="TICKETBOLT_ENCODER_MODEL",
+        ),
         Check("agents", agents, required=False, setting="TICKETBOLT_AGENTS"),
         Check("channels", channels, required=False, setting="TICKETBOLT_CHANNELS"),
     ]

@@ -42,8 +42,9 @@ from ticketbolt.bot.server.app import ServerParts, build_ops_app, build_web_app
 from ticketbolt.bot.server.slack_app import build_app
 from ticketbolt.bot.server.webhook import gorgias_webhook_routes  # thread sync (issue 7)
 from ticketbolt.bot.settings import Settings
-from ticketbolt.bot.sla_setup import sla_service, sla_watchdog
+from ticketbolt.bot.sla_setup import satisfaction, sla_service, sla_watchdog
 from ticketbolt.bot.socket_watch import SocketWatch
+from ticketbolt.bot.summary_setup import summary_service
 from ticketbolt.bot.worker import Worker
 from ticketbolt.cache.base import Cache
 from ticketbolt.cache.fallback import FallbackCache
@@ -120,6 +121,9 @@ class Runtime:
             self.metrics.queue_depth.labels(state).set(count)
         self.metrics.queue_oldest.set(queue["oldest_queued_seconds"])
         cache_layers = self.deps.assistant.cache_snapshot() if self.deps.assistant else {}
+        summaries = self.deps.summaries  # its own layer and breaker (bot/summary_setup.py)
+        if summaries is not None:
+            cache_layers = {**cache_layers, **summaries.snapshot()}
         return {
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - self.started_at, 1),
@@ -133,7 +137,10 @@ class Runtime:
                 "hit_rate": round(self.cache.stats.hit_rate, 4),
                 "layers": cache_layers,
             },
-            "circuits": {"gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"},
+            "circuits": {
+                "gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured",
+                "llm_summaries": summaries.circuit if summaries else "unconfigured",
+            },
         }
 
     async def status_report(self) -> dict[str, Any]:
@@ -161,6 +168,8 @@ class Runtime:
         report["circuits"] = {
             "gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"
         }
+        watchdog = self.sla_watchdog
+        report["sla_watchdog"] = None if watchdog is None else watchdog.report()
         return report
 
 
@@ -372,7 +381,9 @@ async def open_runtime(
             turns=Turns(sessions),
             cache=cache,
             mirror=MirrorLog(sessions),  # thread sync (issue 7)
-            sla=sla_service(channels, routing, sessions, queue.wakeup),  # SLA clocks
+            sla=(sla := sla_service(settings, channels, routing, sessions, queue.wakeup)),
+            csat=satisfaction(settings, queue, gorgias, routing, sla),  # scores in the thread
+            summaries=summary_service(settings, cache, llm),  # tickets open with a summary
             slack_directory=slack_directory(settings, slack, redis, stack),
         )
         signing = settings.slack_signing_secret
@@ -388,7 +399,9 @@ async def open_runtime(
             if settings.slack_bot_token
             else None
         )
-        checks = build_checks(settings, engine, cache, slack, gorgias, llm, routing=routing)
+        checks = build_checks(
+            settings, engine, cache, slack, gorgias, llm, routing=routing, assistant=assistant
+        )
         socket_watch = None
         if settings.socket_mode and bolt is not None:
             socket_watch = SocketWatch(metrics, settings.socket_ping_seconds)
@@ -416,7 +429,7 @@ async def open_runtime(
             web_app=web.Application(),
             started_at=time.monotonic(),
             socket_watch=socket_watch,
-            sla_watchdog=sla_watchdog(settings, deps),
+            sla_watchdog=sla_watchdog(settings, deps, metrics),
         )
         deps.status = runtime
         if bolt is not None:

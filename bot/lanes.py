@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ticketbolt.bot.settings import Settings
 from ticketbolt.bot.worker import Lane
+from ticketbolt.handlers.assistant_choice import CHOICE_JOB
 from ticketbolt.handlers.assistant_handoff import HANDOFF_JOB
 from ticketbolt.handlers.sla_watchdog import NOTICE_JOB, TAG_JOB
 from ticketbolt.handlers.sync import MIRROR_JOB
@@ -11,8 +12,9 @@ from ticketbolt.handlers.sync_gorgias import MESSAGE_JOB, TICKET_JOB
 from ticketbolt.handlers.tickets import BACKFILL_JOB
 from ticketbolt.handlers.triage import CLAIM_JOB
 
-# A customer waits on these in a conversation: the answer, or the hand-off to a person.
-ASSISTANT = frozenset({"assistant_reply", HANDOFF_JOB})
+# A customer waits on these in a conversation: the answer (to a message or to a clarifying
+# question's button), or the hand-off to a person.
+ASSISTANT = frozenset({"assistant_reply", CHOICE_JOB, HANDOFF_JOB})
 # An agent's reaction, shortcut or claim: create, close, reopen and assign tickets.
 TICKETS = frozenset({"create_ticket", "set_status", CLAIM_JOB})
 # Keeping Slack threads and Gorgias tickets in step, and SLA notices; nobody waits on one of

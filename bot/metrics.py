@@ -77,9 +77,60 @@ class Metrics:
             registry=r,
         )
         self.slack_limits = SlackLimitMetrics(r)
+        self.sla = SlaMetrics(r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class SlaMetrics:
+    """The SLA watchdog (handlers/sla_watchdog.py): open tickets per policy, what it posted, and
+    its Gorgias calls against its budget (TICKETBOLT_SLA_API_SHARE of the allowance)."""
+
+    STATES = ("due", "warned", "breached")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.tickets = Gauge(
+            "ticketbolt_sla_tickets",
+            "Open tickets with SLA clocks per policy: due (tracked), warned, breached",
+            ["policy", "state"],
+            registry=registry,
+        )
+        self.notices = Counter(
+            "ticketbolt_sla_notices",
+            "SLA warnings and breaches decided, by policy, clock and stage",
+            ["policy", "clock", "stage"],
+            registry=registry,
+        )
+        self.api_calls = Counter(
+            "ticketbolt_sla_api_calls", "Gorgias calls the SLA watchdog made", registry=registry
+        )
+        self.api_calls_last_run = Gauge(
+            "ticketbolt_sla_api_calls_last_run",
+            "Gorgias calls the SLA watchdog made in its last run",
+            registry=registry,
+        )
+        self.api_budget = Gauge(
+            "ticketbolt_sla_api_budget_per_run",
+            "Gorgias calls the SLA watchdog may make per run (its share of the allowance)",
+            registry=registry,
+        )
+        self._policies: set[str] = set()
+
+    def decided(self, policy: str, clock: str, stage: str) -> None:
+        self.notices.labels(policy, clock, stage).inc()
+
+    def tracked(self, counts: dict[str, dict[str, int]]) -> None:
+        # A policy with no open ticket left reads 0, not its last value.
+        for policy in self._policies | set(counts):
+            for state in self.STATES:
+                self.tickets.labels(policy, state).set(counts.get(policy, {}).get(state, 0))
+        self._policies |= set(counts)
+
+    def api_used(self, calls: int, budget: int) -> None:
+        self.api_calls.inc(calls)
+        self.api_calls_last_run.set(calls)
+        self.api_budget.set(budget)
 
 
 class SlackLimitMetrics:

@@ -16,6 +16,7 @@ from ticketbolt.bot.container import Runtime, open_runtime
 from ticketbolt.bot.db.migrate import upgrade
 from ticketbolt.bot.logs import redact_text
 from ticketbolt.bot.settings import Settings, StartupError
+from ticketbolt.bot.supervisor import WorkerProcess, follow_parent
 
 log = logging.getLogger("ticketbolt")
 
@@ -58,6 +59,26 @@ async def start_http(runtime: Runtime, host: str, port: int) -> web.AppRunner:
     return runner
 
 
+def start_work(
+    runtime: Runtime, stop: asyncio.Event, enabled: bool, *, inline: bool = False
+) -> tuple[asyncio.Task[None] | None, asyncio.Task[None] | None]:
+    """The job worker and the SLA watchdog: in a supervised child process (they run together
+    there, see bot/supervisor.py) or in this process's loop."""
+    settings = runtime.settings
+    if not enabled or (settings.worker_process == "off" and not inline):
+        return None, None
+    if settings.worker_in_child and not inline:
+        child = WorkerProcess(
+            runtime.queue.wakeup,
+            grace_seconds=settings.shutdown_grace,
+            metrics_port=settings.worker_metrics_port,
+        )
+        return asyncio.create_task(child.run(stop)), None
+    worker_task = asyncio.create_task(runtime.worker().run(stop))
+    watchdog = runtime.sla_watchdog
+    return worker_task, asyncio.create_task(watchdog.run(stop)) if watchdog is not None else None
+
+
 async def serve(
     settings: Settings,
     *,
@@ -93,9 +114,8 @@ async def serve(
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
             if runtime.socket_watch is not None:
                 socket_watch = asyncio.create_task(runtime.socket_watch.run())
-        worker_task = asyncio.create_task(runtime.worker().run(stop)) if with_worker else None
-        watchdog = runtime.sla_watchdog if with_worker else None
-        sla_task = asyncio.create_task(watchdog.run(stop)) if watchdog is not None else None
+        # The sandbox's emulated workspace and in-process cache live in this process.
+        worker_task, sla_task = start_work(runtime, stop, with_worker, inline=sandbox)
         if not settings.agents and not sandbox:
             log.warning(
                 "TICKETBOLT_AGENTS is not set: anyone in the workspace can resolve and reopen "
@@ -130,10 +150,27 @@ async def serve(
                 await sla_task
 
 
-async def work(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Only the job worker, for scaling workers apart from web replicas."""
+async def work(
+    settings: Settings, *, stop: asyncio.Event | None = None, supervised: bool = False
+) -> None:
+    """Only the job worker and the SLA watchdog (one at a time across processes), for scaling
+    workers apart from web replicas, or as `ticketbolt run`'s supervised child."""
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     async with open_runtime(settings) as runtime:
         await migrate(runtime)
-        await runtime.worker().run(stop)
+        ops = await start_ops(runtime)
+        following = (
+            asyncio.create_task(follow_parent(runtime.queue.wakeup, stop)) if supervised else None
+        )
+        worker_task, sla_task = start_work(runtime, stop, True, inline=True)
+        try:
+            await stop.wait()
+        finally:
+            for task in (worker_task, sla_task):
+                if task is not None:
+                    await task
+            if following is not None:
+                following.cancel()
+            if ops is not None:
+                await ops.cleanup()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     # The client-side limiter of Slack's per-method tiers: on, off, or tier/method overrides.
     slack_limits: str = Field("on", validation_alias="TICKETBOLT_SLACK_LIMITS")
     # A job's Slack call waits for its turn inline up to this long; longer, the job is deferred.
+    # 6 s lets the four ticket slots queue for a Tier 3 method (a call every 1.2 s): a deferral
+    # costs more, since the next attempt looks up what this one did with Tier 3 reads.
     slack_max_inline_wait: float = Field(
-        1.0, ge=0, le=10, validation_alias="TICKETBOLT_SLACK_MAX_INLINE_WAIT"
+        6.0, ge=0, le=10, validation_alias="TICKETBOLT_SLACK_MAX_INLINE_WAIT"
     )
 
     gorgias_account: str | None = Field(None, validation_alias="GORGIAS_ACCOUNT")
@@ -57,6 +59,16 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(20.0, gt=0, validation_alias="TICKETBOLT_LLM_TIMEOUT")
     llm_price_per_1k_tokens: float = Field(
         0.0006, ge=0, validation_alias="TICKETBOLT_LLM_PRICE_PER_1K_TOKENS"
+    )
+    # Tickets from threads and hand-offs open with a summary (handlers/summary.py).
+    summaries: bool = Field(True, validation_alias="TICKETBOLT_SUMMARIES")
+    summary_max_chars: int = Field(
+        600, ge=200, le=4000, validation_alias="TICKETBOLT_SUMMARY_MAX_CHARS"
+    )
+    # The LLM's whole budget for one summary, retries included; past it the summary is quoted.
+    summary_timeout: float = Field(8.0, gt=0, le=60, validation_alias="TICKETBOLT_SUMMARY_TIMEOUT")
+    cache_ttl_summaries: float = Field(
+        86400, gt=0, validation_alias="TICKETBOLT_CACHE_TTL_SUMMARIES"
     )
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
@@ -88,6 +100,9 @@ class Settings(BaseSettings):
     intents_path: Path | None = Field(None, validation_alias="TICKETBOLT_INTENTS")
     kb_dir: Path | None = Field(None, validation_alias="TICKETBOLT_KB_DIR")
     model_cache_dir: Path | None = Field(None, validation_alias="TICKETBOLT_MODEL_CACHE_DIR")
+    # Tier 2 of the offline classifier: unset for the pinned model of ticketbolt[accurate], a
+    # directory holding model.onnx and tokenizer.json, or `off`.
+    encoder_model: str | None = Field(None, validation_alias="TICKETBOLT_ENCODER_MODEL")
     gorgias_webhook_token: SecretStr | None = Field(
         None, validation_alias="TICKETBOLT_GORGIAS_WEBHOOK_TOKEN"
     )
@@ -140,6 +155,18 @@ class Settings(BaseSettings):
     worker_concurrency: int | None = Field(
         None, ge=1, validation_alias="TICKETBOLT_WORKER_CONCURRENCY"
     )
+    # Where `ticketbolt run` runs its job worker: "process" supervises `ticketbolt worker` as a
+    # child, so job work never competes with acknowledgements on one event loop; "inline" keeps
+    # it in the server's process; "off" runs none (workers are deployed apart, `ticketbolt
+    # worker`); "auto" is "process" with Redis and PostgreSQL (what a child shares with its
+    # parent), "inline" on the embedded defaults.
+    worker_process: Literal["auto", "process", "inline", "off"] = Field(
+        "auto", validation_alias="TICKETBOLT_WORKER_PROCESS"
+    )
+    # The supervised worker's /metrics and /readyz (its job and upstream counters live there).
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535, validation_alias="TICKETBOLT_WORKER_METRICS_PORT"
+    )
     # After SIGTERM, in-flight jobs get this long; the rest are released, never re-run blind.
     shutdown_grace: float = Field(10.0, ge=0, validation_alias="TICKETBOLT_SHUTDOWN_GRACE")
     # A request that got no answer may still be carried out upstream; wait this long before a
@@ -153,6 +180,15 @@ class Settings(BaseSettings):
     )
     # The share of the Gorgias allowance the SLA watchdog may spend confirming tickets.
     sla_api_share: float = Field(0.25, gt=0, le=1, validation_alias="TICKETBOLT_SLA_API_SHARE")
+    sla_interval_seconds: float = Field(
+        30.0, ge=1, le=3600, validation_alias="TICKETBOLT_SLA_INTERVAL_SECONDS"
+    )
+    # An agent's internal note in Gorgias stops the first-response clock too (not only replies).
+    sla_note_counts_as_response: bool = Field(
+        False, validation_alias="TICKETBOLT_SLA_NOTE_COUNTS_AS_RESPONSE"
+    )
+    # Satisfaction scores at or below this also go to the channel's alert channel.
+    csat_alert_below: int = Field(2, ge=0, le=5, validation_alias="TICKETBOLT_CSAT_ALERT_BELOW")
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="TICKETBOLT_MAX_BODY_BYTES")
     log_level: str = Field("INFO", validation_alias="TICKETBOLT_LOG_LEVEL")
     log_format: str = Field("json", validation_alias="TICKETBOLT_LOG_FORMAT")
@@ -230,6 +266,15 @@ class Settings(BaseSettings):
         return parse_limits(self.slack_limits)
 
     @property
+    def worker_in_child(self) -> bool:
+        """Whether `ticketbolt run` supervises its worker as a child process (see
+        TICKETBOLT_WORKER_PROCESS): it needs what both processes can share, Redis for the cache
+        and the limiters, and a database two processes write well, PostgreSQL."""
+        if self.worker_process != "auto":
+            return self.worker_process == "process"
+        return bool(self.redis_url) and self.database_url.startswith("postgresql")
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -266,6 +311,14 @@ class Settings(BaseSettings):
             found.append(("SLACK_BOT_TOKEN", "required when SLACK_APP_TOKEN is set"))
         if self.slack_bot_token and not self.gorgias_configured:
             found.extend((name, "required to create tickets") for name in self.gorgias_missing())
+        if self.worker_process == "process" and not self.redis_url:
+            found.append(
+                (
+                    "TICKETBOLT_WORKER_PROCESS",
+                    "'process' needs REDIS_URL: without it the worker and the server would "
+                    "keep separate caches and rate limiters; set REDIS_URL or use 'inline'",
+                )
+            )
         return found
 
 

@@ -77,10 +77,12 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"owner": self.owner})
         renewing = asyncio.create_task(self._renew_leases())
+        listening = asyncio.create_task(self._queue.listen(stop))
         try:
             await self._loop(stop)
         finally:
             renewing.cancel()
+            listening.cancel()
 
     async def _renew_leases(self) -> None:
         """Keep the leases of running jobs fresh, so a slow job is never claimed twice."""
@@ -183,14 +185,14 @@ class Worker:
             if handler is None:
                 raise PermanentJobError(f"no handler for job kind {job.kind!r}")
             # Its upstream calls raise `Deferred` rather than hold this slot through a long wait.
-            with deferrable():
+            with deferrable() as attempt:
                 await handler(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if (retry_after := deferral(exc)) is not None:
                 outcome = "deferred"
-                await self._defer(job, exc, retry_after)
+                await self._defer(job, exc, retry_after, wrote=attempt.writes > 0)
                 return
             kind = classify(exc)
             error = (
@@ -216,10 +218,18 @@ class Worker:
             self._metrics.job_seconds.labels(job.kind).observe(time.perf_counter() - started)
             clear_correlation_id()
 
-    async def _defer(self, job: JobRecord, exc: Exception, retry_after: float) -> None:
-        """A rate limit: the job runs again after `retry_after`, its slot free meanwhile."""
+    async def _defer(
+        self, job: JobRecord, exc: Exception, retry_after: float, *, wrote: bool
+    ) -> None:
+        """A rate limit: the job runs again after `retry_after`, its slot free meanwhile. An
+        attempt that sent no write gives its attempt back: the next one need not look up what
+        it did (each look-up costs calls under the very limit that deferred it)."""
         await self._queue.defer(
-            job, self.owner, f"deferred: {type(exc).__name__}: {exc}", retry_after=retry_after
+            job,
+            self.owner,
+            f"deferred: {type(exc).__name__}: {exc}",
+            retry_after=retry_after,
+            attempt_counts=wrote,
         )
         log.info(
             "job deferred by a rate limit",

@@ -32,6 +32,7 @@ def _features() -> list[Any]:
         shortcuts,
         sla_watchdog,
         slack_directory,
+        summary_commands,
         sync,
         triage,
     )
@@ -40,5 +41,5 @@ def _features() -> list[Any]:
     # routing's `auto` tickets follow it too, so their create finds the message recorded.
     return [
         *(reactions, triage, slack_directory, routing, assistant, sync, sla_watchdog),
-        *(commands, shortcuts, messages),
+        *(commands, shortcuts, summary_commands, messages),
     ]

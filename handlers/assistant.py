@@ -5,6 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ticketbolt.handlers.assistant_choice import (
+    CHOICE_JOB,
+    CHOICE_PATTERN,
+    Choices,
+    clarify_blocks,
+)
 from ticketbolt.handlers.assistant_handoff import HANDOFF_JOB, Handoff
 from ticketbolt.handlers.deps import Deps, JobLike
 from ticketbolt.handlers.filters import is_human_message
@@ -35,7 +41,6 @@ def conversation_of(team: str, channel: str, event: dict[str, Any], in_dm: bool)
 
 
 def register(app: Any, deps: Deps) -> None:
-    del app  # messages come through the router in ticketbolt.handlers.messages
     config = deps.config
     handoff = Handoff(deps)
 
@@ -100,12 +105,22 @@ def register(app: Any, deps: Deps) -> None:
         if reply.action == "handoff":
             await handoff.request(p, reply.intent, reply.reason)
             return
-        await say(job, p, reply.text)
-        label = "clarify" if reply.action == "clarify" else reply.intent
-        await turns.add(p["conversation"], f"bot:{p['ts']}", "bot", "assistant", reply.text, label)
+        blocks = None
+        if reply.options:
+            blocks = clarify_blocks(reply.text, reply.options, p["conversation"], p["ts"])
+        await say(job, p, reply.text, blocks=blocks)
+        said = "clarify" if reply.action == "clarify" else reply.intent
+        await turns.add(p["conversation"], f"bot:{p['ts']}", "bot", "assistant", reply.text, said)
 
-    async def say(job: JobLike, p: dict[str, Any], text: str) -> None:
+    async def say(
+        job: JobLike,
+        p: dict[str, Any],
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
         # One answer per customer message, even when a retry follows a post whose answer was lost.
+        extra: dict[str, Any] = {} if blocks is None else {"blocks": blocks}
         await post_once(
             deps.slack,
             job,
@@ -116,9 +131,13 @@ def register(app: Any, deps: Deps) -> None:
             marker=f"answer:{p['conversation']}:{p['ts']}",
             notes=deps.cache,
             unfurl_links=False,
+            **extra,
         )
 
     deps.message_consumers.append(on_message)
     deps.mention_consumers.append(on_mention)
     deps.job_handlers["assistant_reply"] = run_reply
+    choices = Choices(deps, handoff)
+    deps.job_handlers[CHOICE_JOB] = choices.run
+    app.action(CHOICE_PATTERN)(choices.on_click)
     deps.job_handlers[HANDOFF_JOB] = handoff.run

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ticketbolt.cache.layers import CacheLayers, content_hash
+from ticketbolt.handlers.assistant_choice import label
 from ticketbolt.handlers.sync_gorgias import mrkdwn_escape
 from ticketbolt.integrations.intents.cascade import Decision, IntentCascade
-from ticketbolt.integrations.intents.config import Intent, IntentsConfig
+from ticketbolt.integrations.intents.config import OTHER, Intent, IntentsConfig
 from ticketbolt.integrations.intents.kb import KnowledgeBase, Passage
 from ticketbolt.integrations.intents.normalize import normalize
 from ticketbolt.integrations.intents.policy import handoff_reason as _policy_reason
@@ -21,6 +22,14 @@ CLARIFY = (
     "I'm not sure I understood. Could you rephrase, or say a bit more about your order or "
     "question? You can also ask for a person at any time."
 )
+CLARIFY_CHOICES = (
+    "I'm not sure I understood. Is it about one of these? You can also rephrase, or ask for a "
+    "person at any time."
+)
+# A clarifying question offers at most this many intents, each at least this likely.
+OPTIONS, OPTION_FLOOR = 3, 0.02
+# Never offered as a choice: `other` is no answer, and a person has a button of its own.
+NOT_OFFERED = frozenset({OTHER, "talk_to_human"})
 
 
 class TurnLike(Protocol):
@@ -32,11 +41,25 @@ class TurnLike(Protocol):
 
 @dataclass(frozen=True)
 class Reply:
+    """What to do. A clarifying question lists `options`, the intents it offers as buttons."""
+
     action: Action
     text: str
     intent: str
     stage: str
     reason: str = ""
+    options: tuple[str, ...] = ()
+
+
+def options_of(decision: Decision, intents: IntentsConfig) -> tuple[str, ...]:
+    """The two or three likeliest configured intents to offer, best first (none when fewer
+    than two are plausible: a choice of one is no choice)."""
+    offered = tuple(
+        name
+        for name, probability in decision.candidates
+        if name not in NOT_OFFERED and intents.get(name) is not None and probability >= OPTION_FLOOR
+    )[:OPTIONS]
+    return offered if len(offered) >= 2 else ()
 
 
 def no_progress(history: Sequence[TurnLike]) -> bool:
@@ -91,22 +114,39 @@ class AssistantEngine:
         unsure = decision.uncertain or intent is None
         reason = handoff_reason(text, intent, unsure=unsure, history=history)
         if reason:
-            return self._handoff(decision, reason)
+            return self._handoff(decision.intent, decision.stage, reason)
         if unsure or intent is None or not intent.kb_topic:
-            return Reply("clarify", CLARIFY, decision.intent, decision.stage)
+            # Asked once, with the likeliest intents as buttons; a second unsure message after
+            # this question hands off (`no_progress`), and so does a request for a person.
+            options = options_of(decision, self.intents)
+            text = CLARIFY_CHOICES if options else CLARIFY
+            return Reply("clarify", text, decision.intent, decision.stage, options=options)
+        return await self._answer(text, intent, decision.stage)
+
+    async def chosen(self, text: str, name: str) -> Reply:
+        """The customer picked `name` from a clarifying question about `text`: act on it as a
+        trusted decision (answer from its topic, or hand off when its action says so)."""
+        intent = self.intents.get(name)
+        if intent is None:
+            return Reply("clarify", CLARIFY, name, "choice")
+        if intent.action == "handoff":
+            return self._handoff(name, "choice", f"the customer chose {label(name).lower()}")
+        if not intent.kb_topic:
+            return Reply("clarify", CLARIFY, name, "choice")
+        return await self._answer(text, intent, "choice")
+
+    async def _answer(self, text: str, intent: Intent, stage: str) -> Reply:
+        assert intent.kb_topic is not None
         passages = await self._passages(text, intent.kb_topic)
         if not passages:
-            return self._handoff(decision, "no answer in the knowledge base")
+            return self._handoff(intent.name, stage, "no answer in the knowledge base")
         answer = await self._write(text, intent.name, passages)
         return Reply(
-            "answer",
-            answer + "\n_Not what you needed? Ask for a person._",
-            decision.intent,
-            decision.stage,
+            "answer", answer + "\n_Not what you needed? Ask for a person._", intent.name, stage
         )
 
-    def _handoff(self, decision: Decision, reason: str) -> Reply:
-        return Reply("handoff", "", decision.intent, decision.stage, reason)
+    def _handoff(self, intent: str, stage: str, reason: str) -> Reply:
+        return Reply("handoff", "", intent, stage, reason)
 
     async def _passages(self, text: str, topic: str) -> list[Passage]:
         # An edited file is read now, and its new fingerprint keys the cache: no stale passages.

@@ -17,6 +17,7 @@ from typing import Any
 from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
 from ticketbolt.handlers.failures import gives_up
 from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.handlers.summary import with_summary
 from ticketbolt.handlers.sync import SlackChange, TicketMirror
 from ticketbolt.integrations.gorgias.errors import GorgiasNotFound
 from ticketbolt.integrations.gorgias.models import CustomerRef, NewTicket
@@ -239,6 +240,9 @@ class Handoff:
                 f"Handed off by the Slack assistant: {p['reason']}. "
                 f"Detected intent: {p['intent']}."
             )
+            if deps.summaries is not None:  # text only: never the ticket's fields
+                summary = await deps.summaries.of_turns(history, reader, person.name)
+                body = with_summary(summary, body)
             ticket = await gorgias.create_ticket(
                 NewTicket(
                     subject=f"Slack assistant hand-off: {p['intent'].replace('_', ' ')}",

@@ -24,6 +24,7 @@ CHECK_LABELS = {
     "slack": "Slack API",
     "gorgias": "Gorgias",
     "llm": "LLM",
+    "intents": "Assistant tiers",
 }
 # The modal's inputs: block_id and action_id are the same string for each field.
 SUBJECT, BODY, PRIORITY, TAGS = "subject", "body", "priority", "tags"
@@ -67,7 +68,7 @@ def usage(problem: str = "") -> Answer:
     """The command list; `problem` (what was wrong with the command) goes first when given."""
     text = (
         "Usage: /ticketbolt status | cache | ticket <id> | "
-        "assign <id> @user | mine | channel | help"
+        "assign <id> @user | mine | channel | sla | summary <id> | help"
     )
     told = [_section(f":warning: {problem}")] if problem else []
     return f"{text}\n{problem}".rstrip(), [
@@ -80,6 +81,9 @@ def usage(problem: str = "") -> Answer:
             "• `/ticketbolt assign <id> @user` — make someone the ticket's assignee (agents only)\n"
             "• `/ticketbolt mine` — the open tickets assigned to you, newest first\n"
             "• `/ticketbolt channel` — this channel's settings from the channels file\n"
+            "• `/ticketbolt sla` — this channel's open tickets by SLA time left, breached first\n"
+            "• `/ticketbolt summary <id>` — who, what they need, what was tried (agents only; "
+            "or *Ticket summary* on a message of the thread)\n"
             "• `/ticketbolt help` — this list"
         ),
         _context("Answers are visible only to you."),
@@ -137,6 +141,13 @@ def _gorgias_extras(report: Mapping[str, Any]) -> str:
         limit = f"rate limit {limits['used']}/{limits['limit']} used, {limits['headroom']} left"
     else:
         limit = "rate limit not reported yet"
+    watchdog = report.get("sla_watchdog")
+    if watchdog:  # its share of the allowance (TICKETBOLT_SLA_API_SHARE)
+        limit += (
+            f" · SLA watchdog {float(watchdog['share']):.0%} share: up to "
+            f"{watchdog['calls_per_run']} calls per {float(watchdog['interval_seconds']):g}s run, "
+            f"{watchdog['last_run_calls']} in the last"
+        )
     return f"circuit *{circuit}* · {limit}"
 
 

@@ -6,10 +6,12 @@ from typing import Any
 
 Blocks = list[dict[str, Any]]
 TAKE_IT = "ticketbolt_take_it"
+ASSIGN = "ticketbolt_assign"
 
 
 def take_it(ticket_id: int) -> dict[str, Any]:
-    """The button under a new ticket's thread message: the clicking agent claims it."""
+    """The controls under a new ticket's thread message: "Take it" claims the ticket for the
+    clicking agent; "Assign…" is a user picker that assigns it to whoever is picked."""
     return {
         "type": "actions",
         "block_id": f"triage:{ticket_id}",
@@ -19,7 +21,12 @@ def take_it(ticket_id: int) -> dict[str, Any]:
                 "action_id": TAKE_IT,
                 "text": {"type": "plain_text", "text": "Take it"},
                 "value": str(ticket_id),
-            }
+            },
+            {
+                "type": "users_select",
+                "action_id": ASSIGN,
+                "placeholder": {"type": "plain_text", "text": "Assign…"},
+            },
         ],
     }
 
@@ -70,6 +77,14 @@ def _answer(icon: str, text: str) -> Answer:
 
 def not_an_agent() -> Answer:
     return _answer(":no_entry:", "Only agents can assign tickets (see TICKETBOLT_AGENTS).")
+
+
+def cannot_take() -> Answer:
+    return _answer(":no_entry:", "Only agents can take tickets (see TICKETBOLT_AGENTS).")
+
+
+def no_ticket_here() -> Answer:
+    return _answer(":mag:", "This thread has no ticket (any more) to take or assign.")
 
 
 def unknown_user(user_id: str) -> Answer:

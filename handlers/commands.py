@@ -14,7 +14,9 @@ from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers import blocks_status as ui
 from ticketbolt.handlers.deps import Deps
+from ticketbolt.handlers.sla_commands import sla_answer
 from ticketbolt.handlers.slack_context import SlackReader
+from ticketbolt.handlers.summary_commands import SummaryAnswers, no_thread
 from ticketbolt.handlers.triage_commands import TriageAnswers
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
 from ticketbolt.integrations.ids import parse_id
@@ -29,7 +31,7 @@ SCOPES = {
 }
 COMMAND = SLACK_COMMANDS[0]
 # Sub-commands answered in the background: each reads a dependency that may be slow.
-BACKGROUND = ("status", "cache", "ticket", "assign", "mine", "channel")
+BACKGROUND = ("status", "cache", "ticket", "assign", "mine", "channel", "sla", "summary")
 # `assign <id> <@U…|name>`: Slack escapes the mention (should_escape in manifest.yml).
 _ASSIGN = re.compile(r"(\S+)\s+<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -49,9 +51,11 @@ class Request:
         sub = words[0].lower() if words else "help"
         if sub == "ticket":
             return cls._ticket(words[1:])
+        if sub == "summary" and len(words) > 1:
+            return cls._summary(words[1:])
         if sub == "assign":
             return cls._assign(text.strip()[len(words[0]) :].strip())
-        if sub in ("mine", "channel") and len(words) > 1:
+        if sub in ("mine", "channel", "sla") and len(words) > 1:
             return cls("help", problem=f"`{sub}` takes nothing after it: `/ticketbolt {sub}`.")
         if sub in BACKGROUND or sub == "help":
             return cls(sub)
@@ -67,6 +71,17 @@ class Request:
         if ticket_id is None:
             return cls("help", problem=ui.not_a_ticket_id(args[0]))
         return cls("ticket", ticket_id)
+
+    @classmethod
+    def _summary(cls, args: list[str]) -> Request:
+        """`summary <id>`; `summary` alone is answered at once (Slack gives no thread)."""
+        ticket_id = parse_id(args[0].removeprefix("#")) if len(args) == 1 else None
+        if ticket_id is None:
+            return cls(
+                "help",
+                problem="`summary` takes one ticket number, like `/ticketbolt summary 1234`.",
+            )
+        return cls("summary", ticket_id)
 
     @classmethod
     def _assign(cls, rest: str) -> Request:
@@ -89,6 +104,7 @@ class Answers:
     def __init__(self, deps: Deps):
         self._deps = deps
         self._triage = TriageAnswers(deps)
+        self._summaries = SummaryAnswers(deps)
 
     async def deliver(
         self,
@@ -131,14 +147,22 @@ class Answers:
         person = await reader.person(user_id)
         if not person.member_of(team_id):
             return ui.refused()
-        if request.sub == "ticket" and request.ticket_id is not None:
-            return await self.ticket(request.ticket_id, team_id)
+        if request.sub in ("ticket", "summary") and request.ticket_id is not None:
+            return await (
+                self.ticket(request.ticket_id, team_id)
+                if request.sub == "ticket"
+                else self._summaries.for_ticket(person, team_id, request.ticket_id)
+            )
         if request.sub == "assign" and request.ticket_id is not None:
             return await self._triage.assign(person, team_id, request.ticket_id, request.user_id)
         if request.sub == "mine":
             return await self._triage.mine(person)
-        if request.sub == "channel":
-            return self._triage.channel(channel_id)
+        if request.sub in ("channel", "sla"):  # about the caller's channel
+            return (
+                await sla_answer(self._deps.sla, self._deps.gorgias, team_id, channel_id)
+                if request.sub == "sla"
+                else self._triage.channel(channel_id)
+            )
         return await self.status(request.sub)
 
     async def status(self, sub: str) -> ui.Answer:
@@ -185,6 +209,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         request = Request.parse(str(body.get("text") or ""))
         if request.sub == "help":
             text, blocks = ui.usage(request.problem)
+            await ack(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        if request.sub == "summary" and request.ticket_id is None:
+            text, blocks = no_thread()  # nothing to look up: say how to ask
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         await ack(text=ui.CHECKING, response_type="ephemeral")

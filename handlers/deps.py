@@ -164,6 +164,8 @@ class Deps:
     # ticketbolt.handlers.slack_directory.SlackDirectory: people, channels, messages seen live
     slack_directory: Any = None
     sla: Any = None  # ticketbolt.handlers.sla.SlaService when the channels file sets SLA policies
+    summaries: Any = None  # ticketbolt.handlers.summary.Summaries; None: TICKETBOLT_SUMMARIES=off
+    csat: Any = None  # ticketbolt.handlers.sla_csat.Satisfaction when Gorgias is configured
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     message_consumers: list[MessageConsumer] = field(default_factory=list)
     mention_consumers: list[MessageConsumer] = field(default_factory=list)

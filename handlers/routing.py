@@ -14,6 +14,7 @@ from ticketbolt.handlers.agents import Agents
 from ticketbolt.handlers.deps import Deps
 from ticketbolt.handlers.filters import is_human_message
 from ticketbolt.handlers.reactions import message_key
+from ticketbolt.handlers.slack_context import SlackReader
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     async def from_customer(team: str, event: dict[str, Any], *, shared: bool) -> bool:
-        """Not an agent's message. In a Slack Connect channel without `TICKETBOLT_AGENTS`,
-        only the external members' messages are the customers'."""
-        if str(event.get("user_team") or team) != team:
+        """Not an agent's message. In a Slack Connect channel only the external members'
+        messages are the customers'."""
+        user_team = event.get("user_team")
+        if shared and not user_team:  # Slack names it; a cached users.info when it does not
+            reader = SlackReader(deps.slack, team, deps.slack_directory)
+            user_team = (await reader.person(str(event["user"]))).team_id
+        if str(user_team or team) != team:
             return True  # external users are never agents
-        if not agents.named:
-            return not shared
-        return not await agents.listed(str(event["user"]))
+        if shared:
+            return False
+        return not agents.named or not await agents.listed(str(event["user"]))
 
     deps.message_consumers.append(on_message)

@@ -15,13 +15,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from ticketbolt.handlers.channel_rules import Routing
-from ticketbolt.handlers.sla_hours import ALWAYS, Schedule, add_business_time
+from ticketbolt.handlers.sla_hours import (
+    ALWAYS,
+    Schedule,
+    add_business_time,
+    business_time_between,
+)
+from ticketbolt.handlers.sync_gorgias import OUR_PREFIXES
+from ticketbolt.integrations.gorgias.models import TicketMessage
 
 log = logging.getLogger(__name__)
 
 ClockName = Literal["first_response", "resolution"]
 Stage = Literal["warn", "breach"]
 CLOCKS: tuple[ClockName, ...] = ("first_response", "resolution")
+CLOCK_LABELS: dict[ClockName, str] = {
+    "first_response": "first response",
+    "resolution": "resolution",
+}
 DEFAULT_WARN_AT = 80  # percent of the allowance, when a policy names none
 
 
@@ -59,6 +70,8 @@ class Clock:
     first_response_breached: bool = False
     resolution_warned: bool = False
     resolution_breached: bool = False
+    csat_score: int | None = None  # the satisfaction score posted in the thread
+    csat_checked_at: datetime | None = None  # the watchdog's last poll for it
 
     def running(self, name: ClockName) -> bool:
         """A close stops both clocks; the first agent reply stops the first-response clock."""
@@ -122,6 +135,21 @@ class SlaStore(Protocol):
         self, ticket_id: int, name: ClockName, stage: Stage, jobs: list[JobSpec]
     ) -> bool: ...
     def exclusive(self) -> AbstractAsyncContextManager[bool]: ...
+    async def resume(self, ticket_id: int, shifted: Mapping[str, datetime]) -> bool: ...
+    async def open_in(self, team_id: str, channel_id: str, limit: int) -> list[Clock]: ...
+    async def counts(self) -> dict[str, dict[str, int]]: ...
+    async def csat_due(self, now: datetime, limit: int) -> list[Clock]: ...
+    async def csat_checked(self, ticket_id: int, at: datetime, score: int | None) -> None: ...
+
+
+def counts_as_response(message: TicketMessage, notes_count: bool) -> bool:
+    """An agent's message in Gorgias answers the customer: a public reply, or an internal note
+    when `notes_count` (TICKETBOLT_SLA_NOTE_COUNTS_AS_RESPONSE). What ticketbolt wrote itself
+    (Slack replies mirrored in, hand-off notes) is decided on the Slack side instead."""
+    if not message.from_agent or (message.external_id or "").startswith(OUR_PREFIXES):
+        return False
+    internal = message.channel == "internal-note" or not message.public
+    return notes_count or not internal
 
 
 def due_times(policy: PolicyLike, schedule: Schedule, created_at: datetime) -> dict[str, Any]:
@@ -147,6 +175,7 @@ class SlaService:
     schedule: Schedule = ALWAYS
     routing: Routing = field(default_factory=Routing)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    notes_count: bool = False  # TICKETBOLT_SLA_NOTE_COUNTS_AS_RESPONSE
 
     def schedule_of(self, policy: str) -> Schedule:
         found = self.policies.get(policy)
@@ -170,3 +199,35 @@ class SlaService:
 
     async def resolved(self, ticket_id: int, at: datetime | None = None) -> bool:
         return await self.store.stop(ticket_id, resolved_at=at or self.clock())
+
+    async def status_changed(
+        self, ticket_id: int, status: str, closed_at: datetime | None = None
+    ) -> bool:
+        """Closed stops the clocks (at `closed_at`, else now); open again resumes them."""
+        if status == "closed":
+            return await self.resolved(ticket_id, closed_at)
+        return await self.reopened(ticket_id) if status == "open" else False
+
+    async def reopened(self, ticket_id: int, at: datetime | None = None) -> bool:
+        """Resume a closed ticket's clocks where they stopped: each warn and due time not yet
+        reached at the close moves on by the business time the ticket spent closed."""
+        clock = await self.store.get(ticket_id)
+        if clock is None or clock.resolved_at is None:
+            return False
+        hours, closed = self.schedule_of(clock.policy), clock.resolved_at
+        now = max(at or self.clock(), closed)
+        shifted: dict[str, datetime] = {}
+        for name in CLOCKS:
+            for stage in ("warn", "due"):
+                key = f"{name}_{stage}_at"
+                moment: datetime | None = getattr(clock, key)
+                if moment is not None and moment > closed:
+                    left = business_time_between(hours, closed, moment)
+                    shifted[key] = add_business_time(hours, now, left)
+        return await self.store.resume(ticket_id, shifted)
+
+    async def replied_in_gorgias(self, ticket_id: int, messages: list[TicketMessage]) -> bool:
+        """Stop the first-response clock at the first agent message among `messages`."""
+        answers = [m for m in messages if counts_as_response(m, self.notes_count)]
+        moments = [m.sent_datetime or m.created_datetime or self.clock() for m in answers]
+        return bool(moments) and await self.first_response(ticket_id, min(moments))

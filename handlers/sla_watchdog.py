@@ -1,9 +1,11 @@
 """The SLA watchdog: warns at `warn_at`, posts 🔴 breach notices and tags `sla:breached`.
 
-A periodic run reads the clocks that fall due (handlers/sla.py), confirms each ticket is still
-open with one Gorgias read (at most `api_calls_per_run` per run: the share of the allowance
-`TICKETBOLT_SLA_API_SHARE` grants), and records each decision with its notice jobs in one
-transaction. The jobs post in the thread and in the channel's `alert_channel`, each once.
+A periodic run (every `TICKETBOLT_SLA_INTERVAL_SECONDS`) reads the clocks that fall due
+(handlers/sla.py), confirms each ticket is still open — and not answered in Gorgias already —
+with one Gorgias read, and records each decision with its notice jobs in one transaction. The
+jobs post in the thread and in the channel's `alert_channel`, each once. What is left of the
+run's calls (at most `api_calls_per_run`: the share of the allowance `TICKETBOLT_SLA_API_SHARE`
+grants) polls recently closed tickets for a satisfaction score (handlers/sla_csat.py).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ticketbolt.handlers.deps import Deps, JobLike
 from ticketbolt.handlers.posting import post_once
-from ticketbolt.handlers.sla import Clock, ClockName, JobSpec, SlaService, Stage
+from ticketbolt.handlers.sla import CLOCK_LABELS, Clock, ClockName, JobSpec, SlaService, Stage
 from ticketbolt.handlers.sla_hours import business_time_between
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
 
@@ -28,16 +30,29 @@ NOTICE_JOB = "sla_notice"
 TAG_JOB = "sla_tag"
 BREACHED_TAG = "sla:breached"
 SCOPES = {"chat:write": "SLA warnings and breach notices in the thread and the alert channel"}
-_LABEL = {"first_response": "first response", "resolution": "resolution"}
 
 
 def notice_text(clock: Clock, name: ClockName, stage: Stage, left_minutes: int, link: str) -> str:
     """`⏳ first response due in 4 min …` or `🔴 first response SLA breached …`."""
-    what = _LABEL[name]
+    what = CLOCK_LABELS[name]
     ticket = f"<{link}|ticket #{clock.ticket_id}>" if link else f"ticket #{clock.ticket_id}"
     if stage == "warn":
         return f"⏳ {what.capitalize()} due in {left_minutes} min ({clock.policy} SLA) — {ticket}"
     return f"🔴 {what.capitalize()} SLA breached ({clock.policy}) — {ticket}"
+
+
+class SatisfactionPoll(Protocol):
+    """handlers/sla_csat.py `Satisfaction`: one Gorgias read for a closed ticket's score."""
+
+    async def poll(self, clock: Clock, now: datetime) -> None: ...
+
+
+class WatchdogMetrics(Protocol):
+    """bot/metrics.py `SlaMetrics`."""
+
+    def decided(self, policy: str, clock: ClockName, stage: Stage) -> None: ...
+    def tracked(self, counts: dict[str, dict[str, int]]) -> None: ...
+    def api_used(self, calls: int, budget: int) -> None: ...
 
 
 @dataclass
@@ -49,8 +64,13 @@ class SlaWatchdog:
     api_calls_per_run: int = 5
     batch: int = 500
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    interval: float = 30.0  # seconds between runs
+    share: float = 0.25  # of the Gorgias allowance: what `api_calls_per_run` was derived from
+    csat: SatisfactionPoll | None = None
+    metrics: WatchdogMetrics | None = None
+    last_run_calls: int = 0
 
-    async def run(self, stop: asyncio.Event, interval: float = 30.0) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         """Run every `interval` seconds until `stop`; a failed run is logged and retried."""
         while not stop.is_set():
             try:
@@ -58,12 +78,22 @@ class SlaWatchdog:
             except Exception:
                 log.exception("SLA watchdog run failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), self.interval)
+
+    def report(self) -> dict[str, Any]:
+        """What `/ticketbolt status` shows of the watchdog's API use."""
+        return {
+            "share": self.share,
+            "calls_per_run": self.api_calls_per_run,
+            "interval_seconds": self.interval,
+            "last_run_calls": self.last_run_calls,
+        }
 
     async def run_once(self, now: datetime | None = None) -> dict[str, int]:
         """Decide what is due at `now`; returns counts per outcome."""
         now = now or self.clock()
         counts = {"warned": 0, "breached": 0, "closed": 0, "deferred": 0, "skipped": 0}
+        counts |= {"csat_polled": 0, "api_calls": 0}
         store = self.service.store
         async with store.exclusive() as mine:
             if not mine:
@@ -86,11 +116,31 @@ class SlaWatchdog:
                     jobs = self._jobs(clock, name, stage, now)
                     if await store.decide(clock.ticket_id, name, stage, jobs):
                         counts["warned" if stage == "warn" else "breached"] += 1
+                        if self.metrics is not None:
+                            self.metrics.decided(clock.policy, name, stage)
+            if self.csat is not None and budget > 0:
+                counts["csat_polled"] = await self._poll_surveys(self.csat, now, budget)
+                budget -= counts["csat_polled"]
+            counts["api_calls"] = self.last_run_calls = self.api_calls_per_run - budget
+            if self.metrics is not None:
+                self.metrics.api_used(self.last_run_calls, self.api_calls_per_run)
+                self.metrics.tracked(await store.counts())
         return counts
 
+    async def _poll_surveys(self, csat: SatisfactionPoll, now: datetime, budget: int) -> int:
+        """What is left of the run's calls asks closed tickets for a satisfaction score."""
+        clocks = await self.service.store.csat_due(now, budget)
+        for clock in clocks:
+            try:
+                await csat.poll(clock, now)
+            except GorgiasError as exc:  # asked again at a later run
+                log.warning("SLA watchdog: no survey for ticket %s: %s", clock.ticket_id, exc)
+        return len(clocks)
+
     async def _still_open(self, clock: Clock) -> bool | None:
-        """One Gorgias read; a closed (or deleted) ticket stops its clocks instead; None when
-        Gorgias cannot tell now (the next run asks again)."""
+        """One Gorgias read; a closed (or deleted) ticket stops its clocks instead, an agent's
+        reply in Gorgias its first-response clock; None when Gorgias cannot tell now (the next
+        run asks again)."""
         try:
             ticket = await self.deps.gorgias.get_ticket(clock.ticket_id)
         except GorgiasNotFound:
@@ -102,6 +152,8 @@ class SlaWatchdog:
         if ticket.status == "closed":
             await self.service.resolved(clock.ticket_id, ticket.closed_datetime)
             return False
+        if clock.first_response_at is None:
+            await self.service.replied_in_gorgias(clock.ticket_id, ticket.messages)
         return True
 
     def _jobs(self, clock: Clock, name: ClockName, stage: Stage, now: datetime) -> list[JobSpec]:
@@ -111,16 +163,16 @@ class SlaWatchdog:
         link = gorgias.ticket_link(clock.ticket_id) if gorgias is not None else ""
         text = notice_text(clock, name, stage, max(1, round(left.total_seconds() / 60)), link)
         key = f"sla:{clock.ticket_id}:{name}:{stage}"
-        jobs = [JobSpec(NOTICE_JOB, _notice(clock.channel_id, clock.thread_ts, text, key), key)]
+        jobs = [JobSpec(NOTICE_JOB, notice(clock.channel_id, clock.thread_ts, text, key), key)]
         alert = self.service.routing.of(clock.channel_id).alert_channel
         if alert:
-            jobs.append(JobSpec(NOTICE_JOB, _notice(alert, "", text, key), f"{key}:alert"))
+            jobs.append(JobSpec(NOTICE_JOB, notice(alert, "", text, key), f"{key}:alert"))
         if stage == "breach":
             jobs.append(JobSpec(TAG_JOB, {"ticket_id": clock.ticket_id}, f"{key}:tag"))
         return jobs
 
 
-def _notice(channel: str, thread_ts: str, text: str, marker: str) -> dict[str, Any]:
+def notice(channel: str, thread_ts: str, text: str, marker: str) -> dict[str, Any]:
     return {"channel": channel, "thread_ts": thread_ts, "text": text, "marker": marker}
 
 

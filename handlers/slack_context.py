@@ -68,6 +68,10 @@ class SlackReader:
             self._people[user_id] = await self._directory.person(self._team_id, user_id)
         return self._people[user_id]
 
+    async def organisation(self, team_id: str) -> str:
+        """The name of a Slack Connect member's organisation (cached across jobs)."""
+        return await self._directory.organisation(team_id)
+
     async def channel_name(self, channel_id: str) -> str:
         if channel_id.startswith("D"):
             # A direct message has no name; asking Slack would need im:read for nothing.

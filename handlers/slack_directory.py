@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from ticketbolt.cache.base import Cache, CacheUnavailable
 from ticketbolt.cache.memory import MemoryCache
@@ -30,6 +31,7 @@ SLACK_EVENTS = ("user_change", "channel_rename")
 SCOPES = {
     "users:read": "user_change: a renamed person is looked up afresh",
     "channels:read": "channel_rename: a renamed channel is looked up afresh",
+    "team:read": "the organisation of a Slack Connect member, a shared channel's customer",
 }
 LOOKUP_TTL = 600.0
 # A thread's mark outlives any create that could still be reading its parent.
@@ -160,6 +162,19 @@ class SlackDirectory:
 
     async def forget_channel(self, team: str, channel_id: str) -> None:
         await self._delete(f"channel:{team}:{channel_id}")
+
+    async def organisation(self, team_id: str) -> str:
+        """The name of the Slack team `team_id` (a Slack Connect member's organisation), read
+        once per `lookup_ttl` however many tickets its members open; its id if Slack won't say."""
+
+        async def load() -> str:
+            try:
+                return str((await self._client.team_info(team=team_id))["team"]["name"])
+            except SlackApiError as exc:
+                log.warning("team.info %s: %s", team_id, exc.response.get("error"))
+                return team_id
+
+        return str(await self._lookup(f"team:{team_id}", load))
 
     # -- permalinks -------------------------------------------------------------------------
 

@@ -136,9 +136,24 @@ class TicketMirror:
                 external_id=key,
             )
         else:
-            note = f"{self._label(author)} {self._verb(change)}: {text}"
-            message = await gorgias.add_internal_note(self._ticket_id, note, external_id=key)
+            message = await self._note(author, change, text, key)
         await self._store.record(key, self._ticket_id, message.id)
+
+    async def _note(self, author: Person, change: SlackChange, text: str, key: str) -> Any:
+        """An internal note written as the author's own Gorgias user when there is one (matched
+        by profile e-mail, which the client caches), else as the API user naming the author."""
+        gorgias = self._deps.gorgias
+        user = None
+        if author.member_of(self._team) and author.email:
+            user = await gorgias.find_user_by_email(author.email)
+        if user is None:
+            note = f"{self._label(author)} {self._verb(change)}: {text}"
+            return await gorgias.add_internal_note(self._ticket_id, note, external_id=key)
+        if change.kind != "post":
+            text = f"{self._verb(change).capitalize()} in Slack: {text}"
+        return await gorgias.add_internal_note(
+            self._ticket_id, text, sender_id=user.id, external_id=key
+        )
 
     async def _render(self, change: SlackChange) -> str:
         lines = [await self._reader.readable(change.text)] if change.text else []
@@ -156,8 +171,9 @@ class TicketMirror:
     async def _customer_of(self, author: Person) -> Customer | None:
         """The ticket's customer when `author` is that customer, else None.
 
-        A match is the Slack user the ticket's customer was created for (its `external_id`), or a
-        workspace member with the customer's e-mail; external users' profile e-mail is not trusted.
+        A match is the Slack user the ticket's customer was created for (its `external_id`), a
+        member of the Slack Connect organisation it was created for, or a workspace member with
+        the customer's e-mail; external users' profile e-mail is not trusted.
         """
         if not self._customer_read:
             self._customer = (await self._deps.gorgias.get_ticket(self._ticket_id)).customer
@@ -167,6 +183,10 @@ class TicketMirror:
             return None
         if customer.external_id == f"slack:{self._team}:{author.id}":
             return customer
+        if not author.member_of(self._team) and author.team_id:
+            # A Slack Connect ticket's customer is the member's organisation (handlers/tickets).
+            org = f"slack:{self._team}:{author.team_id}"
+            return customer if customer.external_id == org else None
         trusted = author.member_of(self._team) and author.email and customer.email
         if trusted and str(author.email).lower() == str(customer.email).lower():
             return customer

@@ -95,6 +95,8 @@ class HelpdeskSync:
                 (m for m in await gorgias.list_ticket_messages(ticket_id) if m.id == message_id),
                 None,
             )
+        if found is not None and self._deps.sla is not None:  # an agent's first response
+            await self._deps.sla.replied_in_gorgias(ticket_id, [found])
         if found is None or not await self._postable(found):
             return
         agent = (found.sender.name if found.sender else None) or "An agent"
@@ -138,8 +140,10 @@ class HelpdeskSync:
             )
             await self._tickets.follow_status(link.channel_id, link.message_ts, ticket.status)
             await self._deps.links.set_status(ticket_id, ticket.status)
-        if ticket.status == "closed" and self._deps.sla is not None:  # stops its SLA clocks
-            await self._deps.sla.resolved(ticket_id, ticket.closed_datetime)
+        if self._deps.sla is not None:  # a close stops its SLA clocks, a reopen resumes them
+            await self._deps.sla.status_changed(ticket_id, ticket.status, ticket.closed_datetime)
+        if self._deps.csat is not None:  # a satisfaction score recorded since
+            await self._deps.csat.ticket_updated(link, ticket)
         assignee = ticket.assignee_user
         assignee_id = assignee.id if assignee else None
         if assignee_id != await self._store.assignee(ticket_id):

@@ -21,11 +21,18 @@ def subject_of(text: str, limit: int = 80) -> str:
 
 
 def ticket_body(
-    context: MessageContext, reactor_name: str, note: str = "", *, text: str | None = None
+    context: MessageContext,
+    reactor_name: str,
+    note: str = "",
+    *,
+    text: str | None = None,
+    summary: str = "",
 ) -> str:
-    """The first message: the Slack text (or the agent's edit of it) and where it came from."""
+    """The first message: a thread's summary block when given (handlers/summary.py), the Slack
+    text (or the agent's edit of it) and where it came from."""
     author = context.author.name if context.author else "a bot"
-    lines = [(text or "").strip() or context.text or "(no text)", ""]
+    lines = [summary, ""] if summary else []
+    lines += [(text or "").strip() or context.text or "(no text)", ""]
     if context.files:
         lines += [
             f"Attachment: {f.get('name', 'file')} {f.get('permalink', '')}".rstrip()

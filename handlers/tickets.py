@@ -60,7 +60,7 @@ class TicketService:
                 await self._backfill(team, channel, ts)
             if ticket_id is None:
                 by = "the channel's auto mode" if auto else actor.name
-                ticket_id = await self._create(context, p, by, key, job.outcome_unknown)
+                ticket_id = await self._create(context, p, by, key, job.outcome_unknown, reader)
             if not backfill and await reader.has_replies(context):
                 # A reply came while the ticket was made, before thread sync could see its link.
                 await self._backfill(team, channel, ts)
@@ -82,7 +82,13 @@ class TicketService:
         )
 
     async def _create(
-        self, context: MessageContext, p: dict[str, Any], reactor: str, key: str, check_first: bool
+        self,
+        context: MessageContext,
+        p: dict[str, Any],
+        reactor: str,
+        key: str,
+        check_first: bool,
+        reader: SlackReader,
     ) -> int:
         team = p["team_id"]
         external_id = f"slack:{key}"
@@ -95,6 +101,14 @@ class TicketService:
         author = context.author
         if email:
             customer = CustomerRef(email=email, name=author.name if author else None)
+        elif author and author.team_id and not author.is_bot and not author.member_of(team):
+            # Slack Connect: the customer is the external member's organisation.
+            found = await self._gorgias.ensure_customer(
+                email=None,
+                name=await reader.organisation(author.team_id),
+                external_id=f"slack:{team}:{author.team_id}",
+            )
+            customer = CustomerRef(id=found.id)
         else:
             who = author.id if author else "bot"
             found = await self._gorgias.ensure_customer(
@@ -104,13 +118,18 @@ class TicketService:
             )
             customer = CustomerRef(id=found.id)
         note = "Ticketed explicitly although a bot posted it." if context.bot_authored else ""
+        summary = ""  # a thread's summary opens the ticket; it never sets the ticket's fields
+        if self._deps.summaries is not None and await reader.has_replies(context):
+            summary = await self._deps.summaries.of_thread(self._deps.slack, reader, context)
         rules = self._deps.config.routing.of(context.channel_id)  # the channels file
         tags = ("slack", context.channel_name, *rules.tags, *p.get("tags", ()))
         try:
             ticket = await self._gorgias.create_ticket(
                 NewTicket(
                     subject=p.get("subject") or subject_of(context.text),
-                    body_text=ticket_body(context, reactor, note, text=p.get("body")),
+                    body_text=ticket_body(
+                        context, reactor, note, text=p.get("body"), summary=summary
+                    ),
                     priority=p.get("priority") or rules.priority,
                     assignee_team_id=rules.assignee_team,
                     customer=customer,
@@ -173,8 +192,8 @@ class TicketService:
             await self._notify_if_final(job, exc, f"{action} the ticket", channel, link.thread_ts)
             raise
         await self._deps.links.set_status(link.ticket_id, ticket.status)
-        if ticket.status == "closed" and self._deps.sla is not None:  # stops its SLA clocks
-            await self._deps.sla.resolved(link.ticket_id)
+        if self._deps.sla is not None:  # a close stops its SLA clocks, a reopen resumes them
+            await self._deps.sla.status_changed(link.ticket_id, ticket.status)
         await self._audit(p, action, "ok", ticket_id=link.ticket_id)
         url = self._gorgias.ticket_link(link.ticket_id)
         text, blks = blocks.ticket_status(link.ticket_id, url, status, f"<@{actor_id}>")

@@ -4,6 +4,7 @@ removing the reaction unassigns. The listener records jobs; the worker talks to 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -11,10 +12,11 @@ from slack_sdk.errors import SlackApiError
 
 from ticketbolt.handlers import blocks_triage as ui
 from ticketbolt.handlers.agents import Agents
-from ticketbolt.handlers.deps import Deps, JobLike, PermanentJobError
+from ticketbolt.handlers.deps import Deps, JobLike, LinkLike, PermanentJobError
 from ticketbolt.handlers.slack_context import SlackReader
 from ticketbolt.handlers.slack_directory import Person
 from ticketbolt.handlers.tickets import TicketService, audit_job
+from ticketbolt.handlers.triage_commands import TriageAnswers
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,10 @@ class Claims:
 
     async def record(
         self, team: str, channel: str, ts: str, user: str, *, assign: bool, event_id: str = ""
-    ) -> None:
+    ) -> bool:
         """A claim of the message at `ts`; an unticketed message is ticketed first (the same
-        key as a 🎫, so however many agents react there is one ticket)."""
+        key as a 🎫, so however many agents react there is one ticket). False: `user` may not
+        claim, and nothing was recorded."""
         key = message_key(team, channel, ts)
         payload = {"team_id": team, "channel": channel, "ts": ts, "user": user}
         if assign:
@@ -48,7 +51,7 @@ class Claims:
             )
             if not await self._agents.is_agent(person, team):
                 await self._audit(payload, "claim", "denied", detail="not an allowed agent")
-                return
+                return False
             await self._deps.jobs.enqueue(
                 "create_ticket",
                 {**payload, "source": "claim"},
@@ -64,6 +67,7 @@ class Claims:
             correlation_id=event_id,
             event_id=event_id,
         )
+        return True
 
     async def run(self, job: JobLike) -> None:
         p = job.payload
@@ -108,10 +112,17 @@ class Claims:
             job, channel, link.thread_ts, text, blks, marker=f"{url}|{action}|{job.id}"
         )
 
-    async def tell(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
+    async def tell(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        thread_ts: str | None,
+        blocks: ui.Blocks | None = None,
+    ) -> None:
         try:
             await self._deps.slack.chat_postEphemeral(
-                channel=channel, user=user, text=text, thread_ts=thread_ts
+                channel=channel, user=user, text=text, thread_ts=thread_ts, blocks=blocks
             )
         except SlackApiError:
             log.warning("could not tell %s why the claim failed", user, exc_info=True)
@@ -132,21 +143,66 @@ def _who(person: Person) -> str:
     return f"<@{person.id}>"
 
 
+@dataclass(frozen=True)
+class Click:
+    """Who clicked one of the ticket message's controls, and where."""
+
+    team: str
+    channel: str
+    user: str
+    thread_ts: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Click:
+        message = body.get("message") or {}
+        return cls(
+            team=str((body.get("team") or {}).get("id") or body.get("team_id") or ""),
+            channel=str((body.get("channel") or {}).get("id") or ""),
+            user=str((body.get("user") or {}).get("id") or ""),
+            thread_ts=str(message.get("thread_ts") or message.get("ts") or ""),
+        )
+
+
 def register(app: AsyncApp, deps: Deps) -> Claims:
     claims = Claims(deps)
+    answers = TriageAnswers(deps)
+
+    async def ticket_of(click: Click) -> LinkLike | None:
+        """The ticket of the clicked thread; the clicker is told when there is none."""
+        link = await deps.links.by_thread(click.team, click.channel, click.thread_ts)
+        if link is None or link.ticket_id is None:
+            text, blocks = ui.no_ticket_here()
+            await claims.tell(click.channel, click.user, text, click.thread_ts, blocks)
+            return None
+        return link
 
     @app.action(ui.TAKE_IT)
     async def on_take_it(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        team = str((body.get("team") or {}).get("id") or body.get("team_id") or "")
-        channel = str((body.get("channel") or {}).get("id") or "")
-        message = body.get("message") or {}
-        thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
-        link = await deps.links.by_thread(team, channel, thread_ts)
+        click = Click.of(body)
+        link = await ticket_of(click)
         if link is None:
             return
-        user = str((body.get("user") or {}).get("id") or "")
-        await claims.record(team, channel, link.message_ts, user, assign=True)
+        recorded = await claims.record(
+            click.team, click.channel, link.message_ts, click.user, assign=True
+        )
+        if not recorded:
+            text, blocks = ui.cannot_take()
+            await claims.tell(click.channel, click.user, text, link.thread_ts, blocks)
+
+    @app.action(ui.ASSIGN)
+    async def on_assign(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The "Assign…" picker: what `/ticketbolt assign` does, answered to the clicker."""
+        await ack()
+        click = Click.of(body)
+        picked = str(((body.get("actions") or [{}])[0] or {}).get("selected_user") or "")
+        link = await ticket_of(click)
+        if link is None or link.ticket_id is None or not picked:
+            return
+        reader = SlackReader(deps.slack, click.team, deps.slack_directory)
+        caller = await reader.person(click.user)
+        text, blocks = await answers.assign(caller, click.team, link.ticket_id, picked)
+        await claims.tell(click.channel, click.user, text, link.thread_ts, blocks)
 
     deps.job_handlers[CLAIM_JOB] = claims.run
     return claims

@@ -32,7 +32,8 @@ class Deferred(Exception):
     """The upstream's allowance is spent: try the work again in `retry_after` seconds.
 
     Raised instead of sleeping, so a job gives its worker slot back while it waits. What the
-    attempt did before this call has happened; the next attempt looks it up as after any retry.
+    attempt did before this call has happened: if it sent a write (`note_write`), the next
+    attempt looks it up as after any retry; if not, the attempt is given back.
     """
 
     def __init__(self, retry_after: float, what: str = "") -> None:
@@ -46,18 +47,39 @@ class Deferred(Exception):
 _DEFERRABLE: ContextVar[bool] = ContextVar("ticketbolt_deferrable", default=False)
 
 
+class Attempt:
+    """What one run of a job sent upstream that may have changed something there."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+
+_ATTEMPT: ContextVar[Attempt | None] = ContextVar("ticketbolt_attempt", default=None)
+
+
 def may_defer() -> bool:
     """Whether the running code can be rescheduled (it runs inside `deferrable()`)."""
     return _DEFERRABLE.get()
 
 
+def note_write() -> None:
+    """A request that may change something upstream is about to go out: if the job's attempt
+    ends early, what it did is no longer known for sure."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None:
+        attempt.writes += 1
+
+
 @contextmanager
-def deferrable() -> Iterator[None]:
-    """Mark the code inside as a job that may be rescheduled by `Deferred`."""
-    token = _DEFERRABLE.set(True)
+def deferrable() -> Iterator[Attempt]:
+    """Mark the code inside as a job that may be rescheduled by `Deferred`; the `Attempt`
+    counts the writes it sent (`note_write`)."""
+    attempt = Attempt()
+    token, attempt_token = _DEFERRABLE.set(True), _ATTEMPT.set(attempt)
     try:
-        yield
+        yield attempt
     finally:
+        _ATTEMPT.reset(attempt_token)
         _DEFERRABLE.reset(token)
 
 

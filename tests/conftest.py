@@ -24,7 +24,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ticketbolt"))
 POSTGRES_URL = os.environ.get(
     "TICKETBOLT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("TICKETBOLT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url_for_this_worker(base: str) -> str:
+    """Parallel runs (pytest-xdist) give each worker its own Redis database, counting down
+    from the configured one (gw0 keeps it, gw1 the one below, …), since tests empty theirs."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return base
+    prefix, _, number = base.rpartition("/")
+    return f"{prefix}/{int(number) - int(worker[2:])}"
+
+
+REDIS_URL = _redis_url_for_this_worker(
+    os.environ.get("TICKETBOLT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+)
 REQUIRE_SERVICES = os.environ.get("TICKETBOLT_REQUIRE_SERVICES") == "1"
 
 

@@ -72,11 +72,34 @@ def test_e2e_makes_one_ticket_per_reaction_without_a_429() -> None:
     assert 0 < limited["allowance_used_burst_adjusted"] <= 1.05
 
 
+def test_e2e_burst_under_slacks_tiers_replies_once_per_ticket_without_a_429() -> None:
+    """`--slack-limits real --quick`: a burst across channels under Slack's tiers (windows
+    shrunk) gets one reply per ticket and no 429 from either emulator; the binding limit is the
+    smallest of the limits the run touched, and the settings it changed are reported."""
+    report = run_bench("e2e", "--slack-limits", "real", "--gorgias-limit", "40/20")
+
+    asked = report["tickets_asked"]
+    assert asked == report["tickets"] == report["replies_exactly_one"]
+    assert (0, 0) == (report["replies_more_than_one"], report["replies_missing"])
+    assert (0, 0, 0) == (report["slack_429"], report["gorgias_429"], report["jobs_failed"])
+    per_minute = [limit["tickets_per_minute"] for limit in report["limits"]]
+    assert per_minute == sorted(per_minute)
+    assert report["binding_limit"] == report["limits"][0]["limit"]
+    assert report["slack_calls_by_method"]["chat.postMessage"] == asked
+    assert {"TICKETBOLT_SLACK_LIMITS", "GORGIAS_RATE_LIMIT"} <= set(report["settings"])
+    assert report["latency_s"]["p50"] <= report["latency_s"]["p95"]
+
+
 def test_memory_reports_startup_and_rss_after_every_event_is_acked() -> None:
     report = run_bench("memory")
 
     assert report["startup_seconds"]["median"] > 0
     assert report["idle"]["rss_mb"] > 0
+    tiers = report["tiers"]
+    assert tiers["service_idle_tier1_only"]["rss_mb"] > 0
+    assert ["tier1", "default"] == [run["mode"] for run in tiers["probes"]]
+    for run in tiers["probes"]:
+        assert [s["rss_mb"] > 0 for s in run["steps"]] == [True] * 3
     ingest = report["ingest"]
     assert 0 == ingest["errors"]
     assert ingest["events_sent"] == ingest["events_ok"]
@@ -92,8 +115,11 @@ def test_loadtest_answers_every_customer_message_and_writes_its_report(
 
     assert report == json.loads(report_path.read_text())
     assert [2] == [s["users"] for s in report["scenarios"]]
+    assert "TICKETBOLT_ASSISTANT_RATE_PER_MINUTE" in report["settings"]
     for scenario in report["scenarios"]:
-        assert scenario["users"] * report["messages_per_user"] == scenario["messages"]
+        # A message left after a hand-off to a person expects no bot reply (agents answer).
+        sent = scenario["messages"] + scenario["messages_after_handoff"]
+        assert scenario["users"] * report["messages_per_user"] == sent
         assert scenario["messages"] == scenario["replies"]
         assert 1.0 == scenario["success_rate"]
         assert 0 <= scenario["cache_hit_rate"] <= 1

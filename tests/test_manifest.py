@@ -48,6 +48,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations_replies": "channels:history",
     "conversations_history": "channels:history",
     "conversations_info": "channels:read",
+    "team_info": "team:read",
     "views_open": None,
     "views_update": None,
     "auth_test": None,
@@ -102,7 +103,9 @@ def called_methods() -> set[str]:
     for path in [*ROOT.joinpath("handlers").rglob("*.py"), *ROOT.joinpath("bot").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and re.fullmatch(
-                r"(chat|reactions|users|conversations|views|auth)_[A-Za-z]+", node.attr
+                # `team_id` is an attribute everywhere; `team_info` and its kin are methods.
+                r"(chat|reactions|users|conversations|views|auth)_[A-Za-z]+|team_(?!id$)[A-Za-z]+",
+                node.attr,
             ):
                 names.add(node.attr)
     return names

@@ -49,7 +49,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     from ticketbolt.bot.serve import work
 
-    asyncio.run(work(settings))
+    asyncio.run(work(settings, supervised=args.supervised))
     return 0
 
 
@@ -95,6 +95,7 @@ def cmd_intents_eval(args: argparse.Namespace) -> int:
         out_of_scope=args.out_of_scope,
         threshold=args.threshold,
         precision=args.precision,
+        tier=args.tier,
     )
 
 
@@ -118,7 +119,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="serve Slack (or the sandbox without credentials)").set_defaults(
         func=cmd_run
     )
-    sub.add_parser("worker", help="run only the job worker").set_defaults(func=cmd_worker)
+    worker = sub.add_parser("worker", help="run only the job worker and the SLA watchdog")
+    # Set by `ticketbolt run` for its child: woken through stdin, stopped by its end.
+    worker.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("check", help="validate settings and reach every dependency").set_defaults(
         func=cmd_check
     )
@@ -136,7 +140,9 @@ def parser() -> argparse.ArgumentParser:
     classify.set_defaults(func=cmd_classify)
     intents = sub.add_parser("intents", help="intent classifier tools")
     intents_sub = intents.add_subparsers(dest="intents_command", required=True)
-    evaluate = intents_sub.add_parser("eval", help="score the offline classifier on a test CSV")
+    evaluate = intents_sub.add_parser(
+        "eval", help="score the offline classifier (both tiers by default) on a test CSV"
+    )
     evaluate.add_argument(
         "--examples", required=True, help="training CSV (text, intent), or an intents .yml file"
     )
@@ -166,6 +172,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=0.97,
         help="target precision the threshold is fitted for (TICKETBOLT_INTENT_PRECISION)",
+    )
+    evaluate.add_argument(
+        "--tier",
+        choices=["1", "2", "cascade"],
+        default="cascade",
+        help="score tier 1 (wordllama) alone, tier 2 (the transformer, ticketbolt[accurate]) "
+        "alone, or the cascade the assistant runs offline (default)",
     )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_intents_eval)

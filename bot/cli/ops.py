@@ -106,6 +106,7 @@ def intents_eval(
     out_of_scope: str | None = None,
     threshold: float | None = None,
     precision: float = 0.97,
+    tier: str = "cascade",
 ) -> int:
     from ticketbolt.integrations.intents.evaluate import EvalDataError, format_report, run_eval
 
@@ -124,6 +125,7 @@ def intents_eval(
             threshold=threshold,
             precision=precision,
             progress=progress,
+            tier=tier,
         )
     except (EvalDataError, OSError) as exc:
         print(f"ticketbolt intents eval: {exc}", file=sys.stderr)

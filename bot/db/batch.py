@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ticketbolt.bot.db import heads
 from ticketbolt.bot.db.models import Job, ProcessedEvent
+from ticketbolt.bot.db.notify import announce
 from ticketbolt.bot.db.upsert import insert_rows_returning
 
 
@@ -100,6 +101,8 @@ class GroupCommit:
                 )
             created = await insert_rows_returning(session, _table(Job), rows, "idempotency_key")
             await heads.settle(session, rows, created)
+            if created:
+                await announce(session)
             return created
 
 

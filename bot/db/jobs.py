@@ -16,6 +16,7 @@ from ticketbolt.bot.db import heads
 from ticketbolt.bot.db.batch import GroupCommit
 from ticketbolt.bot.db.claims import claim_statement
 from ticketbolt.bot.db.models import QUEUED_HEAD, Job, ProcessedEvent
+from ticketbolt.bot.db.notify import announce, listen
 from ticketbolt.bot.db.upsert import insert_ignore, storable
 
 ACTIVE = ("queued", "running")
@@ -137,9 +138,16 @@ class JobQueue:
                 if event_id:
                     await insert_ignore(session, ProcessedEvent, {"event_id": event_id})
                 created = await insert_ignore(session, Job, job)
+                if created:
+                    await announce(session)
         if created:
             self.wakeup.set()
         return created
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        """Until `stop`: wake this queue's worker when any process records a job (PostgreSQL;
+        returns at once on SQLite, where enqueues in this process set `wakeup` directly)."""
+        await listen(self._sessions.kw.get("bind"), self.wakeup, stop)
 
     async def claim(
         self, owner: str, limit: int = 1, *, kinds: Collection[str] | None = None
@@ -240,19 +248,32 @@ class JobQueue:
         )
         return "queued"
 
-    async def defer(self, job: JobRecord, owner: str, reason: str, *, retry_after: float) -> None:
+    async def defer(
+        self,
+        job: JobRecord,
+        owner: str,
+        reason: str,
+        *,
+        retry_after: float,
+        attempt_counts: bool = True,
+    ) -> None:
         """Run the job again in `retry_after` seconds (an upstream's rate limit said so).
 
-        The attempt stays counted, so the next one looks up what this one did first; and
-        `max_attempts` grows by one, so however often a job is deferred it never gives up
-        because of it."""
+        When the attempt sent a write, it stays counted, so the next one looks up what this
+        one did first, and `max_attempts` grows by one, so however often a job is deferred it
+        never gives up because of it. An attempt that wrote nothing (`attempt_counts=False`)
+        is given back instead: the next one knows exactly what the earlier ones knew."""
         await self._finish(
             job.id,
             owner,
             state="queued",
             last_error=storable(reason[:2000]),
             next_attempt_at=self._clock() + timedelta(seconds=max(0.0, retry_after)),
-            max_attempts=Job.max_attempts + 1,
+            **(
+                {"max_attempts": Job.max_attempts + 1}
+                if attempt_counts
+                else {"attempts": Job.attempts - 1}
+            ),
         )
 
     async def release(self, job: JobRecord, owner: str, *, settle_seconds: float = 0.0) -> None:

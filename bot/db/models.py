@@ -196,3 +196,6 @@ class SlaClock(Base):
     resolution_warned: Mapped[bool] = mapped_column(Boolean, default=False)
     resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     next_check_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # Satisfaction (handlers/sla_csat.py): the score posted in the thread; the last poll for it.
+    csat_score: Mapped[int | None] = mapped_column(Integer, default=None)
+    csat_checked_at: Mapped[datetime | None] = mapped_column(default=None)

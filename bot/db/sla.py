@@ -9,13 +9,13 @@ the run (the others skip their turn); on SQLite, one process, it always succeeds
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbolt.bot.db import heads
@@ -26,6 +26,10 @@ from ticketbolt.handlers.sla import Clock, ClockName, JobSpec, Stage
 # Any fixed number, distinct from the migration and purge locks.
 WATCHDOG_LOCK = 7_461_263_013
 NOTICE_ATTEMPTS = 8
+# Satisfaction surveys go out after the close; the watchdog asks for a score this long after it,
+# at most once per CSAT_POLL_EVERY per ticket.
+CSAT_WINDOW = timedelta(days=14)
+CSAT_POLL_EVERY = timedelta(hours=1)
 _FIELDS = tuple(f.name for f in fields(Clock))
 
 
@@ -120,6 +124,85 @@ class SlaClocks:
         if self._wakeup is not None:
             self._wakeup.set()
         return True
+
+    async def resume(self, ticket_id: int, shifted: Mapping[str, datetime]) -> bool:
+        """Reopen: clear the close and move the due times; True when the ticket was closed."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(SlaClock)
+                .where(SlaClock.ticket_id == ticket_id, SlaClock.resolved_at.is_not(None))
+                .values({**shifted, "resolved_at": None})
+            )
+            changed = bool(getattr(result, "rowcount", 0))
+            if changed:
+                await self._reschedule(session, ticket_id)
+        return changed
+
+    async def open_in(self, team_id: str, channel_id: str, limit: int) -> list[Clock]:
+        """The channel's tickets whose clocks are not stopped by a close, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SlaClock)
+                .where(
+                    SlaClock.team_id == team_id,
+                    SlaClock.channel_id == channel_id,
+                    SlaClock.resolved_at.is_(None),
+                )
+                .order_by(SlaClock.created_at)
+                .limit(limit)
+            )
+            return [_clock(row) for row in rows]
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Open tickets per policy: tracked (`due`), and those warned and breached on a clock."""
+
+        def either(a: Any, b: Any) -> Any:
+            return func.sum(case((or_(a.is_(True), b.is_(True)), 1), else_=0))
+
+        query = (
+            select(
+                SlaClock.policy,
+                func.count(),
+                either(SlaClock.first_response_warned, SlaClock.resolution_warned),
+                either(SlaClock.first_response_breached, SlaClock.resolution_breached),
+            )
+            .where(SlaClock.resolved_at.is_(None))
+            .group_by(SlaClock.policy)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return {
+            str(policy): {"due": int(n), "warned": int(w or 0), "breached": int(b or 0)}
+            for policy, n, w, b in rows
+        }
+
+    async def csat_due(self, now: datetime, limit: int) -> list[Clock]:
+        """Closed tickets without a score yet, recently closed, not asked about lately."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(SlaClock)
+                .where(
+                    SlaClock.resolved_at > now - CSAT_WINDOW,
+                    SlaClock.csat_score.is_(None),
+                    or_(
+                        SlaClock.csat_checked_at.is_(None),
+                        SlaClock.csat_checked_at <= now - CSAT_POLL_EVERY,
+                    ),
+                )
+                .order_by(func.coalesce(SlaClock.csat_checked_at, SlaClock.resolved_at))
+                .limit(limit)
+            )
+            return [_clock(row) for row in rows]
+
+    async def csat_checked(self, ticket_id: int, at: datetime, score: int | None) -> None:
+        """Remember a poll (and the score, once there is one: polling for it stops)."""
+        values: dict[str, Any] = {"csat_checked_at": at}
+        if score is not None:
+            values["csat_score"] = score
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(SlaClock).where(SlaClock.ticket_id == ticket_id).values(values)
+            )
 
     async def _enqueue(self, session: AsyncSession, jobs: list[JobSpec]) -> None:
         now = self._now()

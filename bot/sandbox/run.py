@@ -29,7 +29,10 @@ SEED_MESSAGES = (
     ("alice", "support", "Sorry to hear that, Bob. Let me look into it."),
     ("bob", "support", "Also, I was charged twice for the same order."),
     ("alice", "general", "Reminder: react 🎫 on a customer message to open a ticket."),
+    ("alice", "orders", "Every message a customer posts here becomes a ticket (auto mode)."),
 )
+# The sandbox's channels file: one channel in `auto` mode (docs/configuration.md).
+AUTO_CHANNEL = "orders"
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,15 @@ def sandbox_settings(
     slack: SlackEmulator,
     gorgias: GorgiasEmulator,
     database_path: Path,
+    channels_path: Path | None = None,
+    agents: list[str] | None = None,
 ) -> Settings:
-    """The operator's settings with every external system replaced by an in-process one."""
+    """The operator's settings with every external system replaced by an in-process one, and
+    the emulated workspace's own agents and channels file."""
     return settings.model_copy(
         update={
+            "channels_path": channels_path,
+            "agents": agents or [],
             "slack_bot_token": SecretStr(slack.bot_token),
             "slack_signing_secret": SecretStr(slack.signing_secret),
             "slack_app_token": None,
@@ -91,6 +99,22 @@ def banner(url: str) -> str:
         f"ticketbolt sandbox: open {url} (emulated Slack and Gorgias; nothing leaves this "
         "machine). To connect a real workspace, see docs/slack-setup.md."
     )
+
+
+def seed_triage(
+    slack: SlackEmulator, gorgias: GorgiasEmulator, ids: dict[str, str], folder: Path
+) -> Path:
+    """An `auto` channel, its channels file, and a Gorgias user for the agent so that her 🙋
+    and "Take it" assign tickets to her. The channels file's path."""
+    ids[AUTO_CHANNEL] = slack.add_channel(AUTO_CHANNEL, members=[ids["alice"], ids["bob"]]).id
+    alice = slack.state.users[ids["alice"]]
+    gorgias.state.add_user(alice.real_name, alice.email or "")
+    path = folder / "channels.yml"
+    path.write_text(
+        f"channels:\n  {ids[AUTO_CHANNEL]}: {{mode: auto, tags: [{AUTO_CHANNEL}]}}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 async def seed_conversation(slack: SlackEmulator, ids: dict[str, str]) -> None:
@@ -168,6 +192,8 @@ async def run_sandbox(
                 slack=slack,
                 gorgias=gorgias,
                 database_path=Path(tmp) / "sandbox.db",
+                channels_path=seed_triage(slack, gorgias, ids, Path(tmp)),
+                agents=[ids["alice"]],
             )
             sandbox = Sandbox(slack, gorgias, ids, config)
 

@@ -63,6 +63,7 @@ class Sandbox:
             "reactions": {
                 "create": self.settings.create_reaction,
                 "resolve": self.settings.resolve_reaction,
+                "claim": self.settings.claim_reaction,
             },
             "commands": self.commands,
             "tickets": [ticket_json(self.gorgias, t) for t in self.gorgias.tickets.values()],
@@ -114,6 +115,21 @@ class Sandbox:
         )
         return {"status": delivery.status}
 
+    async def click(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The visitor clicks a button or picks a person in one of the bot's messages: a signed
+        `block_actions` to the app (only for elements the message shows)."""
+        picked = optional_text(body, "selected_user")
+        if picked is not None and picked not in self.slack.state.users:
+            raise BadRequest("'selected_user' must be a user of the workspace")
+        delivery = await self.slack.block_action(
+            self.person(body),
+            text(body, "channel"),
+            text(body, "ts"),
+            text(body, "action_id"),
+            selected_user=picked,
+        )
+        return {"status": delivery.status}
+
     async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """The visitor submits their modal: a signed `view_submission`; the app's field errors."""
         user = self.person(body)
@@ -146,11 +162,13 @@ def ack_answer(delivery: Delivery) -> dict[str, Any]:
 def ticket_json(gorgias: GorgiasEmulator, ticket: dict[str, Any]) -> dict[str, Any]:
     view = gorgias.state.ticket_view(ticket)
     customer = view.get("customer") or {}
+    assignee = view.get("assignee_user") or {}
     return {
         "id": view["id"],
         "subject": view.get("subject") or "",
         "status": view["status"],
         "customer": customer.get("name") or customer.get("email") or "",
+        "assignee": assignee.get("name") or assignee.get("email") or "",
         "tags": [t["name"] for t in view.get("tags") or []],
         "messages": [
             {
@@ -221,6 +239,7 @@ def sandbox_routes(sandbox: Sandbox) -> list[web.RouteDef]:
         "unreact": unreact,
         "command": sandbox.command,
         "shortcut": sandbox.shortcut,
+        "click": sandbox.click,
         "submit": sandbox.submit,
         "close": sandbox.close,
     }

@@ -18,9 +18,11 @@ from ticketbolt.integrations.gorgias.http import ticket_link
 from ticketbolt.integrations.gorgias.metrics import GorgiasMetrics
 from ticketbolt.integrations.gorgias.models import (
     Account,
+    Customer,
     CustomerRef,
     NewTicket,
     RateLimitUsage,
+    SatisfactionSurvey,
     Ticket,
     TicketMessage,
     TicketStatus,
@@ -66,6 +68,7 @@ class GorgiasClient(CustomerOperations, IntegrationOperations):
         self._me: User | None = None
         # Agents' e-mails → Gorgias users, for claims; refreshed when old or on a stale miss.
         self._users_by_email: dict[str, User] = {}
+        self._ensuring: dict[str, asyncio.Future[Customer]] = {}  # ensure_customer in flight
         self._users_read_at = -USERS_TTL
 
     @property
@@ -250,6 +253,12 @@ class GorgiasClient(CustomerOperations, IntegrationOperations):
         pages = self._t.paginate("list_messages", "messages", params, retry=retry)
         messages = [parse_model(TicketMessage, item) async for item in pages]
         return sorted(messages, key=lambda m: m.id)
+
+    async def list_satisfaction_surveys(self, ticket_id: int) -> list[SatisfactionSurvey]:
+        """The ticket's satisfaction surveys (scored or not), page by page."""
+        params = {"ticket_id": ticket_id, "limit": 100}
+        pages = self._t.paginate("list_satisfaction_surveys", "satisfaction-surveys", params)
+        return [parse_model(SatisfactionSurvey, item) async for item in pages]
 
     # Helpers
 

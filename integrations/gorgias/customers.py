@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ticketbolt.integrations.gorgias.errors import GorgiasConflict
 from ticketbolt.integrations.gorgias.models import Customer, parse_model
 from ticketbolt.integrations.gorgias.transport import Transport
@@ -11,6 +13,7 @@ class CustomerOperations:
     """Mixed into `GorgiasClient`; a customer's e-mail is its natural key (409 when taken)."""
 
     _t: Transport
+    _ensuring: dict[str, asyncio.Future[Customer]]
 
     async def find_customer_by_email(self, email: str, *, retry: bool = True) -> Customer | None:
         item = await self._t.first_item("find_customer", "customers", {"email": email}, retry=retry)
@@ -53,7 +56,21 @@ class CustomerOperations:
     async def ensure_customer(
         self, *, email: str | None, name: str | None = None, external_id: str | None = None
     ) -> Customer:
-        """The customer with this e-mail (else this external id), created when missing."""
+        """The customer with this e-mail (else this external id), created when missing.
+
+        Concurrent calls for one customer in this process share one look-up and one create, so
+        two tickets opened at once for one person (or organisation) make one customer."""
+        key = f"email:{email.lower()}" if email else f"external:{external_id}"
+        running = self._ensuring.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._ensure(email, name, external_id))
+            self._ensuring[key] = running
+            running.add_done_callback(lambda _: self._ensuring.pop(key, None))
+        return await asyncio.shield(running)
+
+    async def _ensure(
+        self, email: str | None, name: str | None, external_id: str | None
+    ) -> Customer:
         found = (
             await self.find_customer_by_email(email)
             if email

@@ -85,6 +85,21 @@ class Ticket(GorgiasModel):
     created_datetime: datetime | None = None
     updated_datetime: datetime | None = None
     closed_datetime: datetime | None = None
+    # The survey Gorgias sent after the close (its shape varies); null until there is one.
+    satisfaction_survey: Any = None
+
+
+class SatisfactionSurvey(GorgiasModel):
+    """A ticket's satisfaction survey: `score` (1–5) and `body_text` once the customer answers."""
+
+    id: int
+    ticket_id: int | None = None
+    customer_id: int | None = None
+    score: int | None = None
+    body_text: str | None = None
+    created_datetime: datetime | None = None
+    sent_datetime: datetime | None = None
+    scored_datetime: datetime | None = None
 
 
 class Integration(GorgiasModel):

@@ -30,6 +30,7 @@ from ticketbolt.integrations.resilience import (
     CircuitOpen,
     CircuitState,
     RateLimiter,
+    note_write,
 )
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class Transport:
             waited = await self.limiter.acquire()
             if self.metrics is not None:
                 self.metrics.observe_wait(waited)
+        if method != "GET":
+            note_write()
         started = time.perf_counter()
         try:
             response = await self.http.request(method, path, params=params, json=json)
@@ -235,6 +238,10 @@ class Transport:
         while True:
             query = {**params, "cursor": cursor} if cursor else params
             page = await self.call(op, "GET", path, params=query, retry=retry)
+            if isinstance(page, list):  # a bare array (satisfaction-surveys' schema): one page
+                for item in page:
+                    yield item
+                return
             for item in page.get("data") or []:
                 yield item
             cursor = (page.get("meta") or {}).get("next_cursor")

@@ -1,7 +1,8 @@
-"""The intent cascade: the offline classifier first, then the cached LLM when it is unsure."""
+"""The intent cascade: the offline tiers first, then the cached LLM when they are unsure."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -9,6 +10,7 @@ from typing import Literal
 from ticketbolt.cache.layers import CacheLayer
 from ticketbolt.integrations.intents.normalize import normalize
 from ticketbolt.integrations.intents.offline import OfflineClassifier
+from ticketbolt.integrations.intents.tiers import TieredClassifier
 from ticketbolt.integrations.llm.client import LlmClassifier, LlmError
 
 Stage = Literal["offline", "cache", "llm"]
@@ -25,20 +27,24 @@ LLM_THRESHOLD = 0.6
 class Decision:
     """The chosen intent, its confidence, the stage that decided, and whether it is a guess.
 
-    `uncertain` is set when nothing confident was available: the offline classifier was under
-    its threshold and the LLM was not configured, failed, or gave a confidence under
-    `LLM_THRESHOLD`. The assistant then asks the customer to rephrase or offers a person
-    instead of acting on a guess.
+    `uncertain` is set when nothing confident was available: every offline tier was under its
+    threshold and the LLM was not configured, failed, or gave a confidence under
+    `LLM_THRESHOLD`. The assistant then asks the customer which of `candidates` (the offline
+    tiers' likeliest intents, best first) they mean, instead of acting on a guess. `tier` is
+    the offline tier that answered (the last one asked when the decision went further).
     """
 
     intent: str
     confidence: float
     stage: Stage
     uncertain: bool = False
+    tier: int = 1
+    candidates: tuple[tuple[str, float], ...] = ()
 
 
 class IntentCascade:
-    """offline ≥ threshold → offline; else cache → LLM (cached on success); else offline's guess.
+    """offline tier 1 ≥ its threshold → tier 1; else tier 2 (when installed) ≥ its threshold →
+    tier 2; else cache → LLM (cached on success); else the offline guess, flagged uncertain.
 
     Only valid LLM answers are cached: failures and refusals raise `LlmError` and fall back to
     the offline guess, so the next identical message asks the LLM again. An LLM answer (fresh
@@ -47,16 +53,19 @@ class IntentCascade:
 
     def __init__(
         self,
-        offline: OfflineClassifier,
+        offline: TieredClassifier | OfflineClassifier,
         llm: LlmClassifier | None,
         layer: CacheLayer,
         threshold: float | None = None,
         llm_threshold: float = LLM_THRESHOLD,
     ):
-        self._offline = offline
+        """`threshold`, when given, replaces every tier's fitted threshold."""
+        if isinstance(offline, OfflineClassifier):
+            offline = TieredClassifier([offline])
+        self.offline = offline
         self._llm = llm
         self._layer = layer
-        self.threshold = offline.threshold if threshold is None else threshold
+        self.threshold = threshold
         self.llm_threshold = llm_threshold
 
     def cache_key(self, text: str) -> str | None:
@@ -72,18 +81,30 @@ class IntentCascade:
         )
 
     async def decide(self, text: str) -> Decision:
-        prediction = self._offline.classify(text)
-        if prediction.confidence >= self.threshold:
-            return Decision(prediction.intent, prediction.confidence, "offline")
-        guess = Decision(prediction.intent, prediction.confidence, "offline", uncertain=True)
+        prediction = self.offline.classify(text, self.threshold)
+        offline = Decision(
+            prediction.intent,
+            prediction.confidence,
+            "offline",
+            prediction.uncertain,
+            prediction.tier,
+            prediction.candidates,
+        )
+        if not prediction.uncertain:
+            return offline
+        guess = offline
         key = self.cache_key(text)
         if self._llm is None or key is None:
             return guess
         cached = await self._layer.get_json(key)
         if isinstance(cached, dict) and cached.get("intent") in self._llm.intents.labels:
             confidence = float(cached.get("confidence", 0.0))
-            return Decision(
-                str(cached["intent"]), confidence, "cache", confidence < self.llm_threshold
+            return dataclasses.replace(
+                guess,
+                intent=str(cached["intent"]),
+                confidence=confidence,
+                stage="cache",
+                uncertain=confidence < self.llm_threshold,
             )
         try:
             answer = await self._llm.classify(normalize(text))
@@ -95,6 +116,10 @@ class IntentCascade:
             {"intent": answer.intent, "confidence": answer.confidence},
             tokens=answer.usage.total_tokens,
         )
-        return Decision(
-            answer.intent, answer.confidence, "llm", answer.confidence < self.llm_threshold
+        return dataclasses.replace(
+            guess,
+            intent=answer.intent,
+            confidence=answer.confidence,
+            stage="llm",
+            uncertain=answer.confidence < self.llm_threshold,
         )

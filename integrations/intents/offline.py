@@ -1,124 +1,84 @@
-"""The offline intent classifier: wordllama sentence vectors and a logistic regression."""
+"""The offline intent classifier: sentence vectors and a logistic regression, per tier.
+
+Tier 1 is wordllama (always installed), tier 2 a transformer on ONNX Runtime (optional; see
+encoders.py). Each tier has its own head, temperature and threshold, fitted together by
+`fit_tiers`: tier 2's threshold is chosen on the examples tier 1 is unsure of, the only ones it
+will ever be asked about.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import pathlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
-import scipy.sparse as sp
-from tokenizers import Tokenizer
 
 from ticketbolt.integrations.intents.config import IntentsConfig
+from ticketbolt.integrations.intents.encoders import (
+    Encoder,
+    Vectors,
+    WordLlamaEncoder,
+    load_encoder,
+)
 from ticketbolt.integrations.intents.normalize import normalize
 from ticketbolt.integrations.intents.thresholds import (
     DEFAULT_PRECISION,
     DEFAULT_THRESHOLD,
     FOLDS,
+    MIN_EXAMPLES,
     ThresholdFit,
     enough_examples,
     pick_threshold,
     stratified_folds,
 )
 
-Vectors = npt.NDArray[np.float32]
-
 # DEFAULT_THRESHOLD (thresholds.py), used when there are too few examples to fit one: measured
 # with bench/intents.py, at 0.7 the offline stage decides 84 % of Banking77 at 96.7 % accuracy,
 # and 55 % of the built-in intents (5-fold) at 95.8 %; 0.5 drops to ~91 %.
-__all__ = ["DEFAULT_PRECISION", "DEFAULT_THRESHOLD", "Encoder", "OfflineClassifier", "Prediction"]
+__all__ = [
+    "DEFAULT_PRECISION",
+    "DEFAULT_THRESHOLD",
+    "Encoder",
+    "OfflineClassifier",
+    "Prediction",
+    "Vectors",
+    "WordLlamaEncoder",
+    "fit_tiers",
+    "load_encoder",
+    "load_or_fit",
+]
 # C=30 beat C=10 and C=100 on Banking77 with case-folded text (90.9 % against 90.5 / 90.2 %).
 DEFAULT_C = 30.0
 # Bumped whenever the stored model's layout or the training recipe changes.
-_MODEL_FORMAT = "2"
-
-
-class Encoder:
-    """wordllama's 256-d static token embeddings, mean-pooled and L2-normalised.
-
-    Pooling is a sparse (texts x vocabulary) averaging matrix times the embedding table: the same
-    vectors as `WordLlamaInference.embed`, without padding every batch to its longest text, which
-    makes batches about five times faster.
-    """
-
-    name = "wordllama-l2_supercat-256"
-
-    def __init__(self, tokenizer: Tokenizer, table: Vectors):
-        self._tokenizer = tokenizer
-        self._table = table
-
-    @property
-    def dim(self) -> int:
-        return int(self._table.shape[1])
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        """One unit vector per text; an empty text gives the zero vector."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) == 1:
-            # One message (the live path): a plain gather beats building a sparse matrix.
-            single = self._tokenizer.encode(texts[0], add_special_tokens=False).ids
-            vector = self._table[single].mean(axis=0, keepdims=True) if single else None
-            if vector is None:
-                return np.zeros((1, self.dim), dtype=np.float32)
-            return np.asarray(vector / max(float(np.linalg.norm(vector)), 1e-12), np.float32)
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        ids = [encoding.ids for encoding in encodings]
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=lengths.sum())
-        indptr = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        weights = np.repeat((1.0 / np.maximum(lengths, 1)).astype(np.float32), lengths)
-        rows = sp.csr_matrix((weights, flat, indptr), shape=(len(ids), self._table.shape[0]))
-        vectors: Vectors = np.asarray(rows @ self._table, dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors /= np.maximum(norms, 1e-12)
-        return vectors
-
-
-def load_encoder() -> Encoder:
-    """Load wordllama's bundled weights and tokenizer from the installed wheel; never downloads."""
-    # Imported here: it takes half a second, which commands that never classify should not pay.
-    # Its import also calls logging.basicConfig(level=INFO); undo that so the composition root
-    # alone decides how logging is configured.
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    import wordllama  # noqa: PLC0415
-
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-    # Without an explicit cache_dir wordllama looks for the tokenizer in the wrong folder and
-    # falls back to downloading it from the Hugging Face hub.
-    model = wordllama.WordLlama.load(
-        cache_dir=pathlib.Path(wordllama.__file__).parent, disable_download=True
-    )
-    tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return Encoder(tokenizer, np.ascontiguousarray(model.embedding, dtype=np.float32))
+_MODEL_FORMAT = "3"
+# Candidates kept per prediction: what a clarifying question offers.
+TOP = 3
+# The temperature is searched in [1/20, 20]; 1 leaves the probabilities as fitted.
+_T_RANGE = (math.log(0.05), math.log(20.0))
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """The most probable intent, its probability, and whether that falls under the threshold."""
+    """The most probable intent, its (calibrated) probability, whether that falls under the
+    threshold, the likeliest intents with their probabilities (best first), and the tier."""
 
     intent: str
     confidence: float
     uncertain: bool
+    candidates: tuple[tuple[str, float], ...] = ()
+    tier: int = 1  # which tier of the offline cascade answered
 
 
 class OfflineClassifier:
     """Multinomial logistic regression over sentence vectors; its probabilities are the confidence.
 
-    Fitting minimises log-loss, so the probabilities are calibrated well enough to threshold
-    (`evaluate` reports the calibration error). Texts are normalised before embedding.
+    The logits are divided by a temperature fitted on out-of-fold predictions (`fit_record`),
+    so that a confidence of 0.8 is right about 80 % of the time; `evaluate` reports the
+    calibration error. Texts are normalised before embedding.
     """
 
     def __init__(
@@ -128,13 +88,17 @@ class OfflineClassifier:
         weights: Vectors,
         bias: Vectors,
         threshold: float = DEFAULT_THRESHOLD,
+        temperature: float = 1.0,
     ):
         self._encoder = encoder
         self._labels = list(labels)
-        self._weights = weights
-        self._bias = bias
+        self._raw = (weights, bias)
+        # Dividing the weights and bias divides the logits: calibration costs nothing per call.
+        self._weights = np.asarray(weights / temperature, dtype=np.float32)
+        self._bias = np.asarray(bias / temperature, dtype=np.float32)
         self.threshold = threshold
-        self.fit_record = ThresholdFit(threshold, False, DEFAULT_PRECISION)
+        self.temperature = temperature
+        self.fit_record = ThresholdFit(threshold, False, DEFAULT_PRECISION, temperature=temperature)
 
     @classmethod
     def fit(
@@ -152,17 +116,7 @@ class OfflineClassifier:
         With `threshold=None` the threshold is chosen by cross-validation on these examples for
         the target `precision` (see thresholds.py); `fit_record` says what was measured.
         """
-        if len(set(labels)) < 2:
-            raise ValueError("the offline classifier needs examples of at least two intents")
-        vectors = encoder.embed([normalize(text) for text in texts])
-        classes, weights, bias = _fit_head(vectors, labels, c)
-        if threshold is not None:
-            record = ThresholdFit(threshold, False, precision, examples=len(labels))
-        else:
-            record = _cross_validate(vectors, list(labels), precision, c)
-        classifier = cls(encoder, classes, weights, bias, record.threshold)
-        classifier.fit_record = record
-        return classifier
+        return fit_tiers([encoder], texts, labels, threshold=threshold, precision=precision, c=c)[0]
 
     @classmethod
     def from_config(
@@ -180,34 +134,13 @@ class OfflineClassifier:
         Without an explicit `threshold` the fitted one is used (chosen for `precision`); it is
         stored with the weights, so later starts skip the cross-validation too.
         """
-        texts, labels = config.training_rows()
-        if cache_dir is None:
-            return cls.fit(encoder, texts, labels, threshold=threshold, precision=precision, c=c)
-        recipe = f"{_MODEL_FORMAT}:{encoder.name}:{c}:{precision}:{config.version}"
-        path = cache_dir / f"intents-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.npz"
-        if path.exists():
-            with np.load(path, allow_pickle=False) as stored:
-                labels = [str(label) for label in stored["labels"]]
-                record = ThresholdFit(**json.loads(str(stored["fit_record"])))
-                chosen = record.threshold if threshold is None else threshold
-                classifier = cls(encoder, labels, stored["weights"], stored["bias"], chosen)
-                classifier.fit_record = record
-                return classifier
-        classifier = cls.fit(encoder, texts, labels, threshold=None, precision=precision, c=c)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a concurrent start-up never reads half a file.
-        partial = path.with_suffix(".tmp.npz")
-        np.savez(
-            partial,
-            labels=np.array(classifier.intents),
-            weights=classifier._weights,
-            bias=classifier._bias,
-            fit_record=np.array(json.dumps(classifier.fit_record.__dict__)),
-        )
-        partial.replace(path)
-        if threshold is not None:
-            classifier.threshold = threshold
-        return classifier
+        return load_or_fit(
+            [encoder], config, threshold=threshold, precision=precision, c=c, cache_dir=cache_dir
+        )[0]
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._encoder
 
     @property
     def intents(self) -> list[str]:
@@ -221,12 +154,24 @@ class OfflineClassifier:
     def classify_batch(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
-        return [
-            Prediction(self._labels[i], float(p), bool(p < self.threshold))
-            for i, p in zip(best, probabilities[np.arange(len(best)), best], strict=True)
-        ]
+        return self.predictions(self.probabilities(texts))
+
+    def predictions(self, probabilities: Vectors) -> list[Prediction]:
+        """Predictions from rows of `probabilities` (columns in the order of `intents`)."""
+        k = min(TOP, probabilities.shape[1])
+        top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        result = []
+        for row, order in zip(probabilities, top, strict=True):
+            best = float(row[order[0]])
+            result.append(
+                Prediction(
+                    self._labels[order[0]],
+                    best,
+                    best < self.threshold,
+                    tuple((self._labels[i], float(row[i])) for i in order),
+                )
+            )
+        return result
 
     def classify(self, text: str) -> Prediction:
         return self.classify_batch([text])[0]
@@ -246,8 +191,13 @@ def _fit_head(
     """(classes, weights, bias) of a multinomial logistic regression on unit vectors."""
     # Imported here: only fitting needs scikit-learn; starting from a cached fit does not.
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415  (scikit-learn's dependency)
 
-    model = LogisticRegression(C=c, max_iter=3000).fit(vectors, list(labels))
+    # One BLAS thread: these matrices are small, and OpenBLAS's threads spin against each other
+    # and the event loop on a busy machine (13 s instead of 0.26 s for the built-in intents at
+    # load average 12 on 2 cores).
+    with threadpool_limits(1):
+        model = LogisticRegression(C=c, max_iter=3000).fit(vectors, list(labels))
     classes = [str(label) for label in model.classes_]
     weights = np.asarray(model.coef_, dtype=np.float32)
     bias = np.asarray(model.intercept_, dtype=np.float32)
@@ -258,21 +208,164 @@ def _fit_head(
     return classes, weights, bias
 
 
-def _cross_validate(
-    vectors: Vectors, labels: list[str], precision: float, c: float
-) -> ThresholdFit:
-    """The threshold for `precision` from out-of-fold predictions (method: thresholds.py)."""
-    if not enough_examples(labels):
-        return ThresholdFit(DEFAULT_THRESHOLD, False, precision, examples=len(labels))
-    folds = np.array(stratified_folds(labels, FOLDS))
+def _out_of_fold_logits(
+    vectors: Vectors, labels: list[str], classes: list[str], folds: np.ndarray, c: float
+) -> np.ndarray:
+    """Each example's logits (columns in the order of `classes`) from the model of the other
+    folds; an intent absent from a fold's training examples gets -inf."""
+    logits = np.full((len(labels), len(classes)), -np.inf)
     truth = np.array(labels)
-    confidence = np.zeros(len(labels))
-    correct = np.zeros(len(labels), dtype=bool)
+    column = {name: i for i, name in enumerate(classes)}
     for fold in range(FOLDS):
         held = folds == fold
-        classes, weights, bias = _fit_head(vectors[~held], list(truth[~held]), c)
-        probabilities = _softmax(vectors[held], weights, bias)
-        confidence[held] = probabilities.max(axis=1)
-        correct[held] = np.array(classes)[probabilities.argmax(axis=1)] == truth[held]
-    threshold, measured, coverage = pick_threshold(confidence, correct, precision)
-    return ThresholdFit(threshold, True, precision, measured, coverage, len(labels))
+        if not held.any():
+            continue
+        names, weights, bias = _fit_head(vectors[~held], list(truth[~held]), c)
+        columns = np.array([column[name] for name in names], dtype=np.int64)
+        logits[np.ix_(np.flatnonzero(held), columns)] = vectors[held] @ weights.T + bias
+    return logits
+
+
+def fit_temperature(logits: np.ndarray, truth: np.ndarray) -> float:
+    """The temperature T minimising the log-loss of softmax(logits / T) (Guo et al., 2017)."""
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415
+
+    finite = np.where(np.isfinite(logits), logits, -1e9)
+    rows = np.arange(len(truth))
+
+    def loss(log_t: float) -> float:
+        scaled = finite / math.exp(log_t)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(scaled).sum(axis=1))
+        return float((log_norm - scaled[rows, truth]).mean())
+
+    found = minimize_scalar(loss, bounds=_T_RANGE, method="bounded")
+    return float(math.exp(found.x))
+
+
+def _calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
+    scaled = np.where(np.isfinite(logits), logits, -1e9) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    np.exp(scaled, out=scaled)
+    return np.asarray(scaled / scaled.sum(axis=1, keepdims=True))
+
+
+def fit_tiers(
+    encoders: Sequence[Encoder],
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    threshold: float | None = None,
+    precision: float = DEFAULT_PRECISION,
+    c: float = DEFAULT_C,
+) -> list[OfflineClassifier]:
+    """One classifier per encoder (tier 1 first), fitted on the same examples.
+
+    With enough examples (thresholds.py), the examples are split into stratified folds; from
+    the out-of-fold logits each tier gets a temperature (calibration) and, unless `threshold`
+    fixes it, the lowest threshold whose accepted answers reach `precision`. A later tier's
+    threshold is chosen on the examples every earlier tier was unsure of: in the cascade it
+    is asked about those alone, and they are harder than the average example.
+    """
+    if len(set(labels)) < 2:
+        raise ValueError("the offline classifier needs examples of at least two intents")
+    labels = list(labels)
+    cleaned = [normalize(text) for text in texts]
+    cross_validate = enough_examples(labels)
+    folds = np.array(stratified_folds(labels, FOLDS)) if cross_validate else None
+    reaching = np.ones(len(labels), dtype=bool)  # unsure at every earlier tier
+    classifiers = []
+    for encoder in encoders:
+        vectors = encoder.embed(cleaned)
+        classes, weights, bias = _fit_head(vectors, labels, c)
+        if folds is None:
+            chosen = DEFAULT_THRESHOLD if threshold is None else threshold
+            record = ThresholdFit(chosen, False, precision, examples=len(labels))
+            classifier = OfflineClassifier(encoder, classes, weights, bias, chosen)
+            classifier.fit_record = record
+            classifiers.append(classifier)
+            continue
+        logits = _out_of_fold_logits(vectors, labels, classes, folds, c)
+        index = {name: i for i, name in enumerate(classes)}
+        truth = np.array([index[label] for label in labels])
+        temperature = fit_temperature(logits, truth)
+        probabilities = _calibrated(logits, temperature)
+        confidence = probabilities.max(axis=1)
+        correct = probabilities.argmax(axis=1) == truth
+        # Too few unsure examples to choose on: choose on all of them, as for tier 1.
+        pool = reaching if reaching.sum() >= MIN_EXAMPLES else np.ones_like(reaching)
+        if threshold is None:
+            chosen, measured, coverage = pick_threshold(confidence[pool], correct[pool], precision)
+            record = ThresholdFit(
+                chosen,
+                True,
+                precision,
+                measured,
+                coverage,
+                len(labels),
+                temperature,
+                int(pool.sum()),
+            )
+        else:
+            chosen = threshold
+            record = ThresholdFit(
+                chosen, False, precision, examples=len(labels), temperature=temperature
+            )
+        reaching &= confidence < chosen
+        classifier = OfflineClassifier(encoder, classes, weights, bias, chosen, temperature)
+        classifier.fit_record = record
+        classifiers.append(classifier)
+    return classifiers
+
+
+def load_or_fit(
+    encoders: Sequence[Encoder],
+    config: IntentsConfig,
+    *,
+    threshold: float | None = None,
+    precision: float = DEFAULT_PRECISION,
+    c: float = DEFAULT_C,
+    cache_dir: Path | None = None,
+) -> list[OfflineClassifier]:
+    """`fit_tiers` on the configured examples, or the fit stored in `cache_dir` for this config
+    and these encoders; an explicit `threshold` overrides the stored ones but is not stored."""
+    texts, labels = config.training_rows()
+    if cache_dir is None:
+        return fit_tiers(encoders, texts, labels, threshold=threshold, precision=precision, c=c)
+    names = ":".join(encoder.name for encoder in encoders)
+    recipe = f"{_MODEL_FORMAT}:{names}:{c}:{precision}:{config.version}"
+    path = cache_dir / f"intents-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.npz"
+    if path.exists():
+        classifiers = []
+        with np.load(path, allow_pickle=False) as stored:
+            labels = [str(label) for label in stored["labels"]]
+            for tier, encoder in enumerate(encoders):
+                record = ThresholdFit(**json.loads(str(stored[f"fit_record_{tier}"])))
+                chosen = record.threshold if threshold is None else threshold
+                classifier = OfflineClassifier(
+                    encoder,
+                    labels,
+                    stored[f"weights_{tier}"],
+                    stored[f"bias_{tier}"],
+                    chosen,
+                    record.temperature,
+                )
+                classifier.fit_record = record
+                classifiers.append(classifier)
+        return classifiers
+    classifiers = fit_tiers(encoders, texts, labels, threshold=None, precision=precision, c=c)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"labels": np.array(classifiers[0].intents)}
+    for tier, classifier in enumerate(classifiers):
+        weights, bias = classifier._raw
+        arrays[f"weights_{tier}"] = weights
+        arrays[f"bias_{tier}"] = bias
+        arrays[f"fit_record_{tier}"] = np.array(json.dumps(classifier.fit_record.__dict__))
+    # Write then rename, so a concurrent start-up never reads half a file.
+    partial = path.with_suffix(".tmp.npz")
+    np.savez(partial, **arrays)  # type: ignore[arg-type]
+    partial.replace(path)
+    if threshold is not None:
+        for classifier in classifiers:
+            classifier.threshold = threshold
+    return classifiers

@@ -36,7 +36,12 @@ CEILING = 0.95
 
 @dataclass(frozen=True)
 class ThresholdFit:
-    """The chosen threshold and what cross-validation measured there (None when not fitted)."""
+    """The chosen threshold and what cross-validation measured there (None when not fitted).
+
+    `temperature` divides the logits (1: uncalibrated); `chosen_on` counts the out-of-fold
+    examples the threshold was chosen on: all of them for tier 1, those tier 1 was unsure of
+    for tier 2 (0 when not fitted).
+    """
 
     threshold: float
     fitted: bool
@@ -44,6 +49,8 @@ class ThresholdFit:
     cv_precision: float | None = None
     cv_coverage: float | None = None
     examples: int = 0
+    temperature: float = 1.0
+    chosen_on: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +60,8 @@ class ThresholdFit:
             "cv_precision": None if self.cv_precision is None else round(self.cv_precision, 4),
             "cv_coverage": None if self.cv_coverage is None else round(self.cv_coverage, 4),
             "examples": self.examples,
+            "temperature": round(self.temperature, 4),
+            "chosen_on": self.chosen_on,
         }
 
 

@@ -16,7 +16,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from ticketbolt.integrations.resilience import BoundedRateLimiter, Clock, Deferred, may_defer
+from ticketbolt.integrations.resilience import (
+    BoundedRateLimiter,
+    Clock,
+    Deferred,
+    may_defer,
+    note_write,
+)
 from ticketbolt.integrations.slack.limits import Allowance, SlackLimits
 
 # The longest a listener's call waits for the limiter before going out regardless.
@@ -55,7 +61,7 @@ class SlackThrottle:
         limits: SlackLimits | None,
         make_limiter: LimiterFactory,
         *,
-        max_inline_wait: float = 1.0,
+        max_inline_wait: float = 6.0,
         observer: ThrottleObserver | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -125,6 +131,25 @@ class SlackThrottle:
         return limiter
 
 
+# Methods that change nothing in the workspace; any other counts as a write (the safe side).
+READ_PREFIXES = ("auth.", "users.", "team.", "bots.", "usergroups.list", "usergroups.users.list")
+READ_METHODS = frozenset(
+    {
+        "conversations.history",
+        "conversations.replies",
+        "conversations.info",
+        "conversations.members",
+        "conversations.list",
+        "chat.getPermalink",
+        "reactions.get",
+    }
+)
+
+
+def reads_only(method: str) -> bool:
+    return method in READ_METHODS or method.startswith(READ_PREFIXES)
+
+
 def retry_after(error: SlackApiError) -> float | None:
     """The seconds of a 429's `Retry-After` (1 when absent), None for any other error."""
     response = getattr(error, "response", None)
@@ -169,6 +194,8 @@ class ThrottledWebClient(AsyncWebClient):
     ) -> AsyncSlackResponse:
         channel = _channel(json, data if isinstance(data, dict) else None, params)
         await self.throttle.before(api_method, channel)
+        if not reads_only(api_method):
+            note_write()
         try:
             return await super().api_call(
                 api_method,

@@ -453,3 +453,42 @@ async def test_a_written_answer_cannot_mention_anyone(database: Database, kb_dir
         assert answer.startswith("&lt;!channel&gt; You can return unworn items within 30 days")
         assert "&lt;@U0BOSS&gt;" in answer
         assert "<" not in answer.split("\n_Not what you needed")[0]
+
+
+def _choices(message: Any) -> dict[str, str]:
+    """The intent behind each button of a clarifying question, by action id."""
+    [actions] = [b for b in message.blocks or [] if b["type"] == "actions"]
+    return {e["action_id"]: json.loads(e["value"])["i"] for e in actions["elements"]}
+
+
+async def test_an_unsure_question_offers_buttons_and_a_click_answers_it(stack: Stack) -> None:
+    """Unsure, the assistant asks which intent is meant, with buttons; the customer's click is
+    taken as the intent: answered from its topic, the buttons taken off, no ticket opened."""
+    slack, gorgias = stack.slack, stack.gorgias
+    customer, dm = customer_dm(slack)
+    await slack.user_posts(customer, dm, "how do you make sure a bridge doesn't fall down")
+    await eventually(lambda: len(bot_posts(slack, dm)) == 1, what="the clarifying question")
+    question = bot_posts(slack, dm)[0]
+    choices = _choices(question)
+    assert "__person__" == choices["assistant_choice:person"]
+    assert 3 <= len(choices) <= 4  # two or three intents, and a person
+    action_id = next(a for a, i in choices.items() if i == "product_question")
+    await slack.block_action(customer, dm, question.ts, action_id)
+    await eventually(lambda: len(bot_posts(slack, dm)) == 2, what="the answer to the choice")
+    await settle(stack)
+    assert 0 == len(gorgias.tickets)
+    assert "Ask for a person" in bot_posts(slack, dm)[-1].text
+    assert "You chose" in dm.messages[question.ts].text
+    # A second click on the same question does nothing more.
+    assert not any(b["type"] == "actions" for b in dm.messages[question.ts].blocks or [])
+
+
+async def test_the_person_button_hands_off(stack: Stack) -> None:
+    slack, gorgias = stack.slack, stack.gorgias
+    customer, dm = customer_dm(slack)
+    await slack.user_posts(customer, dm, "how do you make sure a bridge doesn't fall down")
+    await eventually(lambda: len(bot_posts(slack, dm)) == 1, what="the clarifying question")
+    question = bot_posts(slack, dm)[0]
+    await slack.block_action(customer, dm, question.ts, "assistant_choice:person")
+    await eventually(lambda: len(gorgias.tickets) == 1, what="the hand-off ticket")
+    await eventually(lambda: "ticket #" in bot_posts(slack, dm)[-1].text, what="the notice")

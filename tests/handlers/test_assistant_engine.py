@@ -111,3 +111,29 @@ async def test_the_llm_hand_off_answer_counts_only_when_it_is_confident(
         finally:
             await client.close()
     assert (action, "cancel_order", "llm") == (reply.action, reply.intent, reply.stage)
+
+
+async def test_the_clarifying_question_offers_the_likeliest_intents(
+    engine: AssistantEngine, offline: OfflineClassifier
+) -> None:
+    """Unsure with no LLM: two or three configured intents to choose from, likeliest first,
+    never `other` (no answer) nor `talk_to_human` (a person has a button of its own)."""
+    text = "where is my parcel, and can I still change the address"
+    guess = offline.classify(text)
+    assert guess.uncertain
+    reply = await engine.reply(text, [])
+    assert "clarify" == reply.action
+    assert 2 <= len(reply.options) <= 3
+    assert not {"other", "talk_to_human"} & set(reply.options)
+    ranked = [name for name, _ in guess.candidates if name not in {"other", "talk_to_human"}]
+    assert ranked[: len(reply.options)] == list(reply.options)
+
+
+async def test_a_chosen_intent_is_acted_on_as_a_trusted_decision(engine: AssistantEngine) -> None:
+    """A button's intent answers from its topic, or hands off when its action says so."""
+    answer = await engine.chosen("about my order from last week", "order_status")
+    assert ("answer", "order_status", "choice") == (answer.action, answer.intent, answer.stage)
+    handoff = await engine.chosen("about my order from last week", "cancel_order")
+    assert ("handoff", "the customer chose cancel order") == (handoff.action, handoff.reason)
+    unknown = await engine.chosen("about my order from last week", "no_such_intent")
+    assert "clarify" == unknown.action

@@ -9,100 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.handlers.sla_scene import Scene, replies, sla_scene, tags, top_level
 from tests.support.db import Database
-from tests.support.stack import Stack, emulators, eventually, running_app
-from ticketbolt.handlers.sla import Clock, SlaService
-from ticketbolt.handlers.sla_watchdog import SlaWatchdog
-from ticketbolt.integrations.slack.emulator.state import Channel, User
+from tests.support.stack import eventually
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
-@dataclass
-class Scene:
-    stack: Stack
-    customer: User
-    agent: User
-    vip: Channel  # 15m first response, wall clock, alerts to `leads`
-    office: Channel  # 15m first response in Paris business hours
-    leads: Channel
-
-    @property
-    def sla(self) -> SlaService:
-        assert self.stack.runtime.deps.sla is not None
-        return self.stack.runtime.deps.sla  # type: ignore[no-any-return]
-
-    @property
-    def watchdog(self) -> SlaWatchdog:
-        assert self.stack.runtime.sla_watchdog is not None
-        return self.stack.runtime.sla_watchdog
-
-    async def ticket(self, channel: Channel, text: str) -> tuple[str, Clock]:
-        """The customer posts, the agent reacts 🎫: the message's ts and its started clock."""
-        slack = self.stack.slack
-        ts = await slack.user_posts(self.customer, channel, text)
-        await slack.user_reacts(self.agent, channel, ts, "ticket")
-        await eventually(lambda: "eyes" in channel.messages[ts].reactions, what="the ticket")
-        link = await self.stack.runtime.links.get(slack.state.team_id, channel.id, ts)
-        assert link is not None
-        assert link.ticket_id is not None
-        clock = await self.sla.store.get(link.ticket_id)
-        assert clock is not None
-        return ts, clock
-
-
 @pytest.fixture
 async def scene(database: Database, tmp_path: Path) -> AsyncIterator[Scene]:
-    async with emulators() as (slack, gorgias):
-        state = slack.state
-        customer = state.add_user("dana", real_name="Dana Customer", email="dana@shop.example")
-        agent = state.add_user("alex", real_name="Alex Agent", email="alex@ourteam.example")
-        members = [customer.id, agent.id, slack.bot_user.id]
-        vip = state.add_channel("vip", members=members)
-        office = state.add_channel("office", members=members)
-        leads = state.add_channel("leads", members=[agent.id, slack.bot_user.id])
-        channels_file = tmp_path / "channels.yaml"
-        channels_file.write_text(
-            "business_hours:\n"
-            "  timezone: Europe/Paris\n"
-            '  days: {mon-fri: "09:00-18:00"}\n'
-            "  holidays: [2026-12-25]\n"
-            "sla_policies:\n"
-            "  vip: {first_response: 15m, resolution: 4h, warn_at: 75%, business_hours: always}\n"
-            "  office: {first_response: 15m, warn_at: 75%}\n"
-            "channels:\n"
-            f"  {vip.id}: {{sla: vip, alert_channel: {leads.id}}}\n"
-            f"  {office.id}: {{sla: office}}\n"
-        )
-        async with running_app(
-            database, slack, gorgias, TICKETBOLT_CHANNELS=str(channels_file)
-        ) as stack:
-            yield Scene(stack, customer, agent, vip, office, leads)
-
-
-def replies(channel: Channel, ts: str, needle: str) -> list[Any]:
-    return [
-        m
-        for m in channel.messages.values()
-        if m.thread_ts == ts and m.ts != ts and needle in (m.text or "")
-    ]
-
-
-def top_level(channel: Channel, needle: str) -> list[Any]:
-    return [m for m in channel.messages.values() if not m.thread_ts and needle in (m.text or "")]
-
-
-def tags(scene: Scene, ticket_id: int) -> set[str]:
-    gorgias = scene.stack.gorgias
-    return {t["name"] for t in gorgias.state.ticket_view(gorgias.tickets[ticket_id])["tags"]}
+    async with sla_scene(database, tmp_path) as scene:
+        yield scene
 
 
 async def test_unanswered_ticket_is_warned_at_75_percent_and_breached_at_100_once_each(

@@ -36,11 +36,30 @@ const page = {
   names,
 };
 
+// A message's buttons and user pickers: the click reaches the app as a signed block_actions.
+function control(element, message) {
+  const click = (extra) => send("click", { ts: message.ts, action_id: element.action_id, ...extra });
+  if (element.type === "button") {
+    return el("button", { type: "button", class: "block-button", onclick: () => click({}) }, element.text?.text || "");
+  }
+  if (element.type !== "users_select") return null;
+  const label = element.placeholder?.text || "Pick someone";
+  const people = view.state.slack.users.filter((u) => !u.is_bot);
+  return el("select", {
+    class: "block-select", "aria-label": label,
+    onchange: (event) => event.target.value && click({ selected_user: event.target.value }),
+  }, el("option", { value: "", selected: true }, label),
+  ...people.map((u) => el("option", { value: u.id }, u.display_name)));
+}
+
 function body(message) {
   const blocks = message.blocks || [];
   if (!blocks.length) return el("div", { class: "text" }, mrkdwn(message.text || "", names));
   const parts = blocks.map((block) => {
     if (block.type === "divider") return el("hr");
+    if (block.type === "actions" && message.ts) {
+      return el("div", { class: "block actions" }, ...(block.elements || []).map((e) => control(e, message)));
+    }
     const texts = [block.text, ...(block.fields || []), ...(block.elements || [])]
       .filter((t) => t && typeof t.text === "string").map((t) => t.text);
     return el("div", { class: `block ${block.type}` }, mrkdwn(texts.join(block.fields ? "\n" : " · "), names));
@@ -72,8 +91,8 @@ function identity() {
 
 function reactionButtons(message) {
   const me = view.state.people[identity()];
-  const { create, resolve } = view.state.reactions;
-  return [create, resolve].map((name) => {
+  const { create, resolve, claim } = view.state.reactions;
+  return [create, resolve, claim].map((name) => {
     const mine = (message.reactions || []).some((r) => r.name === name && r.users.includes(me));
     const verb = mine ? "remove" : "add";
     return el("button", {
@@ -181,6 +200,7 @@ function renderTickets(tickets) {
     el("div", { class: "ticket-head" }, el("strong", {}, `#${t.id}`), " ", t.subject,
       el("span", { class: `status ${t.status}` }, t.status)),
     el("div", { class: "muted" }, `${t.customer} · ${t.tags.join(", ")}`),
+    el("div", { class: "assignee muted" }, t.assignee ? `Assigned to ${t.assignee}` : "Unassigned"),
     el("ol", { class: "ticket-messages" }, ...t.messages.map((m) => el("li", { class: m.from_agent ? "agent" : "customer" },
       el("strong", {}, m.sender || (m.from_agent ? "agent" : "customer")), el("p", {}, m.body)))))));
 }

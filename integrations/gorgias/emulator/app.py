@@ -138,6 +138,12 @@ class GorgiasEmulator(LoopbackServer):
         agent = self.state.agent(agent_name)
         return self._agent_update(ticket_id, {"assignee_user": {"id": agent["id"]}}, agent_name)
 
+    async def customer_rates(self, ticket_id: int, score: int, comment: str | None = None) -> Json:
+        """The customer answers the satisfaction survey; Gorgias calls `ticket-updated`."""
+        survey = self.state.rate(ticket_id, score, comment)
+        fire(self.app, "ticket-updated", ticket_id)
+        return survey
+
     async def wait_webhooks_idle(self) -> None:
         await self.hooks.wait_idle()
 

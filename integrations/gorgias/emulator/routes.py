@@ -162,6 +162,18 @@ async def ticket_tags(request: web.Request) -> web.Response:
     return web.Response(status={"POST": 201, "PUT": 202}.get(request.method, 204))
 
 
+async def list_surveys(request: web.Request) -> web.Response:
+    surveys = _state(request).find_surveys(request.query)
+    return _listing(request, surveys, "created_datetime:desc")
+
+
+async def get_survey(request: web.Request) -> web.Response:
+    survey = _state(request).surveys.get(_id(request))
+    if survey is None:
+        raise ApiError(404, "Resource not found.")
+    return web.json_response(survey)
+
+
 async def create_customer(request: web.Request) -> web.Response:
     customer = _state(request).create_customer(await _body(request))
     return web.json_response(customer, status=201)
@@ -228,6 +240,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
         (method, "/api/tickets/{id}/tags", ticket_tags)
         for method in ("GET", "POST", "PUT", "DELETE")
     ),
+    ("GET", "/api/satisfaction-surveys", list_surveys),
+    ("GET", "/api/satisfaction-surveys/{id}", get_survey),
     ("POST", "/api/customers", create_customer),
     ("GET", "/api/customers", list_customers),
     ("GET", "/api/customers/{id}", get_customer),

@@ -54,6 +54,7 @@ class EmulatorState:
     users: dict[int, Json] = field(default_factory=dict)
     integrations: dict[int, Json] = field(default_factory=dict)
     tags: dict[str, Json] = field(default_factory=dict)
+    surveys: dict[int, Json] = field(default_factory=dict)
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -163,7 +164,8 @@ class EmulatorState:
                   "created_datetime": stamp, "opened_datetime": None, "updated_datetime": stamp,
                   "closed_datetime": stamp if body.get("status") == "closed" else None,
                   "last_message_datetime": None, "last_received_message_datetime": None,
-                  "trashed_datetime": None, "snooze_datetime": None}  # fmt: skip
+                  "trashed_datetime": None, "snooze_datetime": None,
+                  "satisfaction_survey": None}  # fmt: skip
         self.assign(ticket, body)
         self.tickets[tid] = ticket
         self.set_tags(ticket, [t.get("name") for t in body.get("tags") or []])
@@ -284,6 +286,35 @@ class EmulatorState:
         if not from_agent:
             ticket["last_received_message_datetime"] = stamp
         return message
+
+    # Satisfaction surveys (one per ticket, score 1–5)
+
+    def rate(self, ticket_id: int, score: int, comment: str | None = None) -> Json:
+        """The customer answers the ticket's survey (created, as sent, on first use)."""
+        ticket = self.ticket(ticket_id)
+        if not 1 <= score <= 5:
+            raise ApiError(400, "Invalid request.", {"score": ["Must be between 1 and 5."]})
+        survey = next((s for s in self.surveys.values() if s["ticket_id"] == ticket_id), None)
+        if survey is None:
+            sid, stamp = self.next_id("survey"), now()
+            survey = {"id": sid, "uri": f"/api/satisfaction-surveys/{sid}/",
+                      "ticket_id": ticket_id, "customer_id": ticket["customer_id"],
+                      "score": None, "body_text": None, "meta": {}, "created_datetime": stamp,
+                      "should_send_datetime": stamp, "sent_datetime": stamp,
+                      "scored_datetime": None}  # fmt: skip
+            self.surveys[sid] = survey
+        survey.update(score=score, body_text=comment, scored_datetime=now())
+        ticket["satisfaction_survey"] = dict(survey)
+        ticket["updated_datetime"] = now()
+        return survey
+
+    def find_surveys(self, query: Mapping[str, str]) -> list[Json]:
+        found = list(self.surveys.values())
+        if (ticket_id := query.get("ticket_id")) is not None:
+            if not ticket_id.isdigit():
+                raise ApiError(400, "Invalid query.", {"ticket_id": ["Not a valid integer."]})
+            found = [s for s in found if s["ticket_id"] == int(ticket_id)]
+        return found
 
     # Integrations
 

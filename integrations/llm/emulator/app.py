@@ -44,6 +44,10 @@ class LlmEmulator(LoopbackServer):
 
     Intent schemas are answered by keyword: each enum value scores the words of its name, plus
     the keywords `rules` gives it, found in the customer's text; no match answers `other`.
+    String properties quote the fenced texts, the first property the first text and the last
+    the last. Like the real API, a `strict` schema must forbid extra keys and require every
+    key of each object (else 400), and an answer longer than `max_tokens` is cut off with
+    `finish_reason` "length".
     `fail_next` injects errors, `reply_with` scripts raw answers; every authorised, well-formed
     request is recorded in `requests`.
     """
@@ -103,7 +107,7 @@ class LlmEmulator(LoopbackServer):
             body = await request.json()
         except ValueError:
             return _error(400, "The request body is not valid JSON.", "invalid_request_error")
-        problem = _invalid(body)
+        problem = _invalid(body) or _invalid_schema(body)
         if problem:
             return _error(400, problem, "invalid_request_error")
         self.requests.append(body)
@@ -125,16 +129,20 @@ class LlmEmulator(LoopbackServer):
     def _reply(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body["messages"]
         user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        tagged = _TAGGED.search(user)
-        text = (tagged.group(1) if tagged else user).strip()
+        fenced = [found.strip() for found in _TAGGED.findall(user)] or [user.strip()]
+        text = fenced[0]
         response_format = body.get("response_format") or {}
         if self._scripted:
             content = self._scripted.pop(0)
         elif response_format.get("type") == "json_schema":
             schema = response_format.get("json_schema", {}).get("schema", {})
-            content = json.dumps(self._fill(schema, text))
+            content = json.dumps(self._fill(schema, text, fenced))
         else:
             content = _grounded_answer(messages)
+        finish = "stop"
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(limit, int) and _tokens(content) > limit:
+            content, finish = content[: limit * 4], "length"
         prompt = sum(_tokens(str(m.get("content", ""))) for m in messages)
         completion = _tokens(content)
         return {
@@ -146,7 +154,7 @@ class LlmEmulator(LoopbackServer):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                     "logprobs": None,
                 }
             ],
@@ -157,12 +165,20 @@ class LlmEmulator(LoopbackServer):
             },
         }
 
-    def _fill(self, schema: Mapping[str, Any], text: str) -> dict[str, Any]:
-        """A value for every property of an object schema; enums get the best keyword match."""
+    def _fill(self, schema: Mapping[str, Any], text: str, fenced: Sequence[str]) -> dict[str, Any]:
+        """A value for every property of an object schema; enums get the best keyword match,
+        strings a quote of the fenced texts (the first, …, the last)."""
         result: dict[str, Any] = {}
         score = 0
-        for name, spec in (schema.get("properties") or {}).items():
-            if "enum" in spec:
+        properties = schema.get("properties") or {}
+        strings = [
+            n for n, s in properties.items() if s.get("type") == "string" and "enum" not in s
+        ]
+        for name, spec in properties.items():
+            if name in strings:
+                at = strings.index(name) * (len(fenced) - 1) // max(len(strings) - 1, 1)
+                result[name] = " ".join(fenced[at].split()[:20])
+            elif "enum" in spec:
                 result[name], score = self._pick(list(spec["enum"]), text)
             elif spec.get("type") in ("number", "integer"):
                 result[name] = None  # filled below, once the enum's match strength is known
@@ -210,6 +226,41 @@ def _invalid(body: Any) -> str | None:
         ):
             return "each message needs a valid 'role' and a string 'content'"
     return None
+
+
+def _invalid_schema(body: dict[str, Any]) -> str | None:
+    """Why a strict `json_schema` response format would be refused, as OpenAI words it."""
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        return "Missing required parameter: 'response_format.json_schema.name'."
+    if spec.get("strict") is not True:
+        return None
+    return _strict_problem(spec.get("schema"), spec["name"], ())
+
+
+def _strict_problem(schema: Any, name: str, path: tuple[str, ...]) -> str | None:
+    """The first object in `schema` that strict mode refuses, or None."""
+    if not isinstance(schema, dict):
+        return None
+    where = f"Invalid schema for response_format '{name}': In context={path}, "
+    if schema.get("type") == "object":
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return where + "'additionalProperties' is required to be supplied and to be false."
+        missing = [key for key in properties if key not in (schema.get("required") or [])]
+        if missing:
+            return (
+                where + "'required' is required to be supplied and to be an array including "
+                f"every key in properties. Missing '{missing[0]}'."
+            )
+        for key, sub in properties.items():
+            problem = _strict_problem(sub, name, (*path, "properties", key))
+            if problem:
+                return problem
+    return _strict_problem(schema.get("items"), name, (*path, "items"))
 
 
 def _grounded_answer(messages: Sequence[Mapping[str, Any]]) -> str:

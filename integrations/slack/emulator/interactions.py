@@ -129,6 +129,60 @@ class Interactions(UserActions):
         }
         return await self._interactive(payload, signature)
 
+    async def block_action(
+        self,
+        user: User | str,
+        channel: Channel | str,
+        ts: str,
+        action_id: str,
+        *,
+        selected_user: str | None = None,
+        signature: SignatureMode = "valid",
+    ) -> Delivery:
+        """A person clicks a button (or picks someone in a `users_select`) of a message's blocks:
+        a signed `block_actions` payload. KeyError when the message shows no such element."""
+        who, where = self._user(user), self._channel(channel)
+        message = self._message(where, ts)
+        block, element = _element(message.blocks or [], action_id)
+        action: JSON = {
+            "type": element.get("type"),
+            "action_id": action_id,
+            "block_id": block.get("block_id", ""),
+            "action_ts": self.state.clock.next(),
+        }
+        if element.get("type") == "users_select":
+            action["selected_user"] = selected_user
+        else:
+            action |= {"text": element.get("text"), "value": element.get("value")}
+        state: JSON = {}
+        if selected_user is not None:
+            picked = {"type": "users_select", "selected_user": selected_user}
+            state = {action["block_id"]: {action_id: picked}}
+        shown = message_json(self.state, where, message)
+        payload = {
+            "type": "block_actions",
+            "token": "emulated-verification-token",
+            "api_app_id": self.state.api_app_id,
+            "user": self._user_block(who),
+            "team": self._team_block(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": where.id,
+                "is_ephemeral": False,
+                **({"thread_ts": message.thread_ts} if message.thread_ts else {}),
+            },
+            "trigger_id": self.triggers.issue(who.id),
+            "channel": {"id": where.id, "name": "directmessage" if where.is_im else where.name},
+            "message": shown,
+            "state": {"values": state},
+            "response_url": self._issue_hook(where, who),
+            "actions": [action],
+        }
+        return await self._interactive(payload, signature)
+
     async def view_submission(
         self,
         user: User | str,
@@ -215,3 +269,14 @@ class Interactions(UserActions):
                 "source": "response_url",
             }
         )
+
+
+def _element(blocks: list[Any], action_id: str) -> tuple[JSON, JSON]:
+    """The interactive element with `action_id` in a message's blocks, and its block."""
+    for block in blocks:
+        elements = block.get("elements") or []
+        accessory = block.get("accessory")
+        for element in [*elements, *([accessory] if accessory else [])]:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return block, element
+    raise KeyError(f"the message shows no element {action_id!r}")

@@ -200,6 +200,22 @@ def users_info(ctx: ApiContext, params: Params) -> JSON:
     return {"user": user_json(ctx.ws, user, with_email="users:read.email" in ctx.scopes)}
 
 
+@api_method("team.info", "team:read")
+def team_info(ctx: ApiContext, params: Params) -> JSON:
+    """This workspace, or (`team`) an organisation it shares a Slack Connect channel with."""
+    ws = ctx.ws
+    team_id = params.text("team") or ws.team_id
+    if team_id == ws.team_id:
+        name, domain = ws.team_name, ws.team_domain
+    elif team_id in ws.teams:
+        name = ws.teams[team_id]
+        domain = "".join(c for c in name.lower() if c.isalnum()) or team_id.lower()
+    else:
+        raise ApiError("team_not_found")
+    return {"team": {"id": team_id, "name": name, "domain": domain, "email_domain": "",
+                     "icon": {"image_default": True}}}  # fmt: skip
+
+
 @api_method("users.lookupByEmail", "users:read.email")
 def users_lookup_by_email(ctx: ApiContext, params: Params) -> JSON:
     """A member of this workspace by profile e-mail (external users are not found)."""

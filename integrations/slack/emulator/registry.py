@@ -25,6 +25,7 @@ DEFAULT_SCOPES = frozenset(
         "im:write",
         "reactions:read",
         "reactions:write",
+        "team:read",
         "users:read",
         "users:read.email",
         "usergroups:read",

@@ -16,6 +16,7 @@ def seed_demo(slack: SlackEmulator) -> dict[str, str]:
     carol = slack.add_user(
         "carol", real_name="Carol Partner", email="carol@partner.example", team_id="T0PARTNER"
     )
+    slack.state.add_team("T0PARTNER", "Partner Co")  # carol's organisation, for `team.info`
     support = slack.add_channel("support", members=[alice.id, bob.id])
     general = slack.add_channel("general", members=[alice.id, bob.id])
     shared = slack.add_channel("ext-partner", members=[alice.id, carol.id], is_ext_shared=True)

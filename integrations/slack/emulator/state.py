@@ -131,6 +131,8 @@ class Workspace:
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.usergroups: dict[str, list[str]] = {}  # user-group id → member user ids
+        # Other organisations met in Slack Connect channels: team id → name (`team.info`).
+        self.teams: dict[str, str] = {}
         self.bot = self.add_user(bot_name, real_name=bot_name, is_bot=True, app_id=api_app_id)
 
     def new_id(self, prefix: str) -> str:
@@ -165,6 +167,10 @@ class Workspace:
         )
         self.users[user.id] = user
         return user
+
+    def add_team(self, team_id: str, name: str) -> None:
+        """Another organisation, whose members reach this workspace through Slack Connect."""
+        self.teams[team_id] = name
 
     def add_channel(
         self,

@@ -6,6 +6,13 @@ import pytest
 
 from tests.integrations.llm.emulated import emulator, llm_client
 from ticketbolt.integrations.intents.config import IntentsConfig, load_intents
+from ticketbolt.integrations.intents.encoders import (
+    INSTALL_HINT,
+    OnnxEncoder,
+    load_onnx,
+    pinned_model_path,
+    tier2_installed,
+)
 from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
 
 __all__ = ["emulator", "llm_client"]  # the cascade tests talk to the LLM emulator too
@@ -26,3 +33,11 @@ def default_intents() -> IntentsConfig:
 def classifier(encoder: Encoder, default_intents: IntentsConfig) -> OfflineClassifier:
     """The offline classifier fitted on the built-in intents."""
     return OfflineClassifier.from_config(encoder, default_intents)
+
+
+@pytest.fixture(scope="session")
+def tier2() -> OnnxEncoder:
+    """The tier-2 encoder (ticketbolt[accurate], part of the dev extras), loaded once."""
+    if not tier2_installed() or pinned_model_path() is None:
+        pytest.skip(f"tier 2 is not installed: {INSTALL_HINT} (the dev extras include it)")
+    return load_onnx()
