@@ -15,32 +15,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from ticketbolt.bench.harness import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
     Child,
-    add_database_option,
+    add_rate_options,
     base_parser,
-    emit,
-    fresh_database,
+    emulators,
+    loadgen_spec,
     print_table,
+    run_and_emit,
     run_loadgen,
     service_env,
 )
 from ticketbolt.bench.memory import seed
 from ticketbolt.bench.stats import log, machine
-from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
-from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 PLACEMENTS = ("off", "inline", "process")
 
 
 async def one(args: Any, placement: str) -> dict[str, Any]:
     events = int(args.rate * (args.seconds + args.warmup_seconds))
-    async with (
-        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN, clock_start=1_700_000_000.0) as slack,
-        GorgiasEmulator(rate_limit=None) as gorgias,
-        fresh_database(args.database_url) as database_url,
-    ):
+    async with emulators(args.database_url, fixed_clock=True) as (slack, gorgias, database_url):
         gorgias.faults.latency_ms = args.gorgias_latency_ms
         messages = seed(slack, events)
         mode = "inline" if placement == "off" else placement
@@ -58,20 +51,11 @@ async def one(args: Any, placement: str) -> dict[str, Any]:
         async with Child(command, env) as service:
             await asyncio.sleep(args.settle)  # a child worker starts after its parent is ready
             slack.events_url = f"{service.url}/slack/events"
-            spec = {
-                "url": slack.events_url,
-                "server_pid": service.pid,
-                "secret": SIGNING_SECRET,
-                "team_id": slack.state.team_id,
-                "app_id": slack.state.api_app_id,
-                "bot_user_id": slack.bot_user.id,
-                "prefix": f"ack{placement}",
-                **messages,
-                "steps": [
-                    {"rate": args.rate, "seconds": args.warmup_seconds, "role": "warmup"},
-                    {"rate": args.rate, "seconds": args.seconds, "role": "fixed"},
-                ],
-            }
+            steps = [
+                {"rate": args.rate, "seconds": args.warmup_seconds, "role": "warmup"},
+                {"rate": args.rate, "seconds": args.seconds, "role": "fixed"},
+            ]
+            spec = loadgen_spec(service, slack, f"ack{placement}", steps, **messages)
             log(f"worker {placement}: {args.rate:.0f}/s for {args.seconds:.0f} s")
             step = (await run_loadgen(spec))["steps"][-1]
             tickets = len(gorgias.tickets)
@@ -129,10 +113,8 @@ def table(result: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = base_parser(__doc__)
-    add_database_option(parser)
-    parser.add_argument("--rate", type=float, default=100, help="offered events per second")
-    parser.add_argument("--seconds", type=float, default=10, help="length of the measured step")
+    parser = base_parser(__doc__, database=True)
+    add_rate_options(parser, 100, "offered events per second", 10, "length of the measured step")
     parser.add_argument("--warmup-seconds", type=float, default=2, help="unmeasured lead-in")
     parser.add_argument(
         "--settle", type=float, default=5, help="seconds between ready and the first event"
@@ -146,6 +128,5 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.rate, args.seconds, args.warmup_seconds, args.settle = 20, 1, 0.5, 2
-    result = asyncio.run(bench(args))
-    emit(result, args.json, table)
+    result = run_and_emit(bench, args, table)
     return 0 if all(r["errors"] == 0 for r in result["runs"].values()) else 1

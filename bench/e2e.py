@@ -21,13 +21,16 @@ from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
-    add_database_option,
-    admin_stats,
+    Stamped,
+    add_settings_option,
     base_parser,
-    emit,
     fresh_database,
     print_table,
+    react_all,
+    run_and_emit,
+    seed_people,
     service_env,
+    wait_queue_empty,
 )
 from ticketbolt.bench.stats import log, machine
 from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
@@ -36,25 +39,9 @@ from ticketbolt.integrations.resilience import parse_rate_limit
 from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 
-class StampedList(list[Any]):
-    """The Gorgias emulator's request log, also noting when each request arrived."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.times: list[float] = []
-
-    def append(self, item: Any) -> None:
-        self.times.append(time.perf_counter())
-        super().append(item)
-
-
 def seed(slack: SlackEmulator, n: int) -> tuple[str, str, list[str]]:
     """An agent, customers with e-mail addresses, a channel and `n` distinct messages."""
-    agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
-    customers = [
-        slack.add_user(f"customer{i}", real_name=f"Customer {i}", email=f"customer{i}@example.com")
-        for i in range(20)
-    ]
+    agent, customers = seed_people(slack)
     channel = slack.add_channel("support", members=[agent, *customers])
     timestamps = [
         slack.state.post(
@@ -77,14 +64,7 @@ async def wait_drained(
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(gorgias.tickets)} of {n} tickets after {timeout}s")
         await asyncio.sleep(0.02)
-    while True:
-        stats = await admin_stats(http, url)
-        jobs = stats["queue"]["by_state"]
-        if jobs["queued"] == jobs["running"] == 0:
-            return stats
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"queue not drained after {timeout}s: {jobs}")
-        await asyncio.sleep(0.05)
+    return await wait_queue_empty(http, url, deadline, timeout, 0.05)
 
 
 async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
@@ -95,9 +75,10 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         GorgiasEmulator(rate_limit=limit, faults=faults) as gorgias,
         fresh_database(args.database_url) as database_url,
     ):
-        stamped = StampedList()
+        stamped = Stamped()
         gorgias.requests = stamped
         agent, channel, timestamps = seed(slack, n)
+        messages = [(channel, ts) for ts in timestamps]
         # Ticket jobs run in the tickets lane; the ceiling keeps the other lanes no wider.
         slots = str(args.worker_concurrency)
         extra = {"TICKETBOLT_LANE_TICKETS": slots, "TICKETBOLT_WORKER_CONCURRENCY": slots}
@@ -110,18 +91,8 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         ):
             slack.events_url = f"{service.url}/slack/events"
             slack_before, gorgias_before = len(slack.calls), len(stamped)
-            errors = 0
-            gate = asyncio.Semaphore(args.senders)
-
-            async def react(ts: str) -> None:
-                nonlocal errors
-                async with gate:
-                    delivery = await slack.user_reacts(agent, channel, ts, "ticket")
-                if delivery is None or delivery.status != 200:
-                    errors += 1
-
             started = time.perf_counter()
-            await asyncio.gather(*(react(ts) for ts in timestamps))
+            errors = await react_all(slack, agent, messages, args.senders)
             acked = time.perf_counter() - started
             budget = 60 + (n / (limit[0] / limit[1]) * 2 if limit else n / 10)
             stats = await wait_drained(http, service.url, gorgias, n, budget)
@@ -213,8 +184,7 @@ def table(result: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = base_parser(__doc__)
-    add_database_option(parser)
+    parser = base_parser(__doc__, database=True)
     parser.add_argument("--tickets", type=int, default=1000, help="with the rate limit off")
     parser.add_argument("--limited-tickets", type=int, default=150, help="with the rate limit on")
     parser.add_argument(
@@ -253,13 +223,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--redis-url", default=None, help="give the service this Redis (shared limiters, cache)"
     )
-    parser.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a service setting to override, e.g. TICKETBOLT_SLACK_MAX_INLINE_WAIT=5 "
+    add_settings_option(
+        parser,
+        "TICKETBOLT_SLACK_MAX_INLINE_WAIT=5 "
         "(real-limits mode; printed with the other settings changed from the defaults)",
     )
     args = parser.parse_args(argv)
@@ -268,8 +234,7 @@ def main(argv: Sequence[str]) -> int:
     args.rate_limit = args.rate_limit or "20/2"
     if args.quick:
         args.tickets, args.limited_tickets, args.rate_limit = 20, 12, "5/0.5"
-    result = asyncio.run(bench(args))
-    emit(result, args.json, table)
+    result = run_and_emit(bench, args, table)
     ok = all(
         result[p]["tickets"] == result[p]["messages"] and result[p]["gorgias_429"] == 0
         for p in ("rate_limit_off", "rate_limit_on")
@@ -283,8 +248,7 @@ def limits_main(args: Any) -> int:
     args.rate_limit = args.rate_limit or "40/20"
     if args.quick:
         args.burst, args.tier_scale = min(args.burst, 80), max(args.tier_scale, 30.0)
-    result = asyncio.run(e2e_limits.burst(args))
-    emit(result, args.json, e2e_limits.table)
+    result = run_and_emit(e2e_limits.burst, args, e2e_limits.table)
     ok = (
         result["tickets"] == result["tickets_asked"] == result["replies_exactly_one"]
         and result["slack_429"] == result["gorgias_429"] == 0

@@ -33,11 +33,16 @@ from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
-    admin_stats,
+    Stamped,
     changed_settings,
     fresh_database,
+    overrides,
+    print_settings,
     print_table,
+    react_all,
+    seed_people,
     service_env,
+    wait_queue_empty,
 )
 from ticketbolt.bench.stats import log, machine, percentile
 from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
@@ -52,18 +57,6 @@ from ticketbolt.integrations.slack.limits import (
     SlackLimits,
     parse_limits,
 )
-
-
-class Stamped(list[Any]):
-    """An emulator's request log, also noting when each request arrived."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.times: list[float] = []
-
-    def append(self, item: Any) -> None:
-        self.times.append(time.perf_counter())
-        super().append(item)
 
 
 def limits_spec(scale: float) -> str:
@@ -84,11 +77,7 @@ def scaled_rate_limit(spec: str, scale: float) -> str:
 
 def seed(slack: SlackEmulator, n: int, channels: int) -> tuple[str, list[tuple[Channel, str]]]:
     """An agent, 20 customers, `channels` channels and `n` messages dealt round-robin."""
-    agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
-    customers = [
-        slack.add_user(f"customer{i}", real_name=f"Customer {i}", email=f"customer{i}@example.com")
-        for i in range(20)
-    ]
+    agent, customers = seed_people(slack)
     rooms = [
         slack.add_channel(f"support-{c}", members=[agent, *customers]) for c in range(channels)
     ]
@@ -170,14 +159,7 @@ async def wait_replied(
             log(f"  {len(messages) - len(pending)} of {len(messages)} replied")
             last_log = time.monotonic()
         await asyncio.sleep(0.1)
-    while True:
-        stats = await admin_stats(http, url)
-        jobs = stats["queue"]["by_state"]
-        if jobs["queued"] == jobs["running"] == 0:
-            return stats
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"queue not drained after {timeout}s: {jobs}")
-        await asyncio.sleep(0.1)
+    return await wait_queue_empty(http, url, deadline, timeout, 0.1)
 
 
 async def burst(args: Any) -> dict[str, Any]:
@@ -210,9 +192,7 @@ async def burst(args: Any) -> dict[str, Any]:
         }
         if args.redis_url:
             extra["REDIS_URL"] = args.redis_url
-        for setting in args.settings:
-            name, _, value = setting.partition("=")
-            extra[name.strip()] = value.strip()
+        extra.update(overrides(args.settings))
         env = service_env(slack.api_url, gorgias.base_url, database_url, **extra)
         async with (
             Child(["-m", "ticketbolt", "run"], env, name="service") as service,
@@ -223,20 +203,9 @@ async def burst(args: Any) -> dict[str, Any]:
             calls_before, requests_before = len(calls), len(requests)
             served_before = Counter(slack.limits.served)
             reacted: dict[str, float] = {}
-            errors = 0
-            gate = asyncio.Semaphore(args.senders)
-
-            async def react(room: Channel, ts: str) -> None:
-                nonlocal errors
-                async with gate:
-                    reacted[ts] = time.time()
-                    delivery = await slack.user_reacts(agent, room, ts, "ticket")
-                if delivery is None or delivery.status != 200:
-                    errors += 1
-
             log(f"burst: {n} 🎫 across {channels} channels, Slack limits {spec!r}")
             started = time.perf_counter()
-            await asyncio.gather(*(react(room, ts) for room, ts in messages))
+            errors = await react_all(slack, agent, messages, args.senders, reacted)
             acked = time.perf_counter() - started
             # Far more than the binding limit needs: a stall shows as a timeout, not a hang.
             budget = 60 + 6 * n / scale
@@ -331,9 +300,7 @@ def table(result: dict[str, Any]) -> None:
         f"{result['tickets_asked']} 🎫 across {result['channels']} channels, Slack's tiers on in "
         f"the emulator and the bot{scaled}, Gorgias {result['gorgias_limit']}"
     )
-    print("settings changed from the defaults:")
-    for name, (value, default) in result["settings"].items():
-        print(f"  {name}={value} (default {default})")
+    print_settings(result["settings"])
     print()
     print_table(
         ("limit", "calls/ticket", "calls/min", "tickets/min"),

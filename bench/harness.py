@@ -13,27 +13,36 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from sqlalchemy import text
 
 from ticketbolt.bench.stats import free_port
 from ticketbolt.bot.db.engine import make_engine
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
+
+if TYPE_CHECKING:
+    from ticketbolt.integrations.slack.emulator.state import Channel, User
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - a fake shared with the emulators only
 BOT_TOKEN = "xoxb-bench-bot-token"  # noqa: S105
 ADMIN_TOKEN = "bench-admin-token"  # noqa: S105
 GORGIAS_USERNAME, GORGIAS_KEY = "api@example.com", "emulator-key"
+FIXED_CLOCK_START = 1_700_000_000.0
 
 
-def base_parser(description: str | None) -> argparse.ArgumentParser:
+def base_parser(description: str | None, *, database: bool = False) -> argparse.ArgumentParser:
+    """--json and --quick; with `database`, also --database-url."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--quick", action="store_true", help="a tiny run that takes seconds")
+    if database:
+        add_database_option(parser)
     return parser
 
 
@@ -46,11 +55,55 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_rate_options(
+    parser: argparse.ArgumentParser, rate: float, rate_help: str, seconds: float, seconds_help: str
+) -> None:
+    """--rate (offered events per second) and --seconds (how long), with these defaults."""
+    parser.add_argument("--rate", type=float, default=rate, help=rate_help)
+    parser.add_argument("--seconds", type=float, default=seconds, help=seconds_help)
+
+
+def add_settings_option(parser: argparse.ArgumentParser, example: str) -> None:
+    """--set NAME=VALUE, repeatable, into `args.settings`; read them with `overrides`."""
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"a service setting to override, e.g. {example}",
+    )
+
+
+def overrides(settings: Sequence[str]) -> dict[str, str]:
+    """`--set NAME=VALUE` options as settings."""
+    pairs = (setting.partition("=") for setting in settings)
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+def print_settings(settings: dict[str, tuple[str, str]]) -> None:
+    """What `changed_settings` found, one line each."""
+    print("settings changed from the defaults:")
+    for name, (value, default) in settings.items():
+        print(f"  {name}={value} (default {default})")
+
+
 def emit(result: dict[str, Any], as_json: bool, table: Callable[[dict[str, Any]], None]) -> None:
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
         table(result)
+
+
+def run_and_emit(
+    bench: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
+    args: Any,
+    table: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Run `bench(args)` to the end, print its result (JSON with --json, else `table`); it."""
+    result = asyncio.run(bench(args))
+    emit(result, args.json, table)
+    return result
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -84,6 +137,22 @@ async def fresh_database(url: str | None) -> AsyncIterator[str]:
             await _autocommit(admin, f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def emulators(
+    database_url: str | None, *, fixed_clock: bool = False
+) -> AsyncIterator[tuple[SlackEmulator, GorgiasEmulator, str]]:
+    """The Slack emulator (the bench's secret and bot token), the Gorgias emulator with no
+    rate limit, and `fresh_database(database_url)`'s URL. A `fixed_clock` starts the Slack
+    clock at FIXED_CLOCK_START."""
+    slack_options = {"clock_start": FIXED_CLOCK_START} if fixed_clock else {}
+    async with (
+        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN, **slack_options) as slack,
+        GorgiasEmulator(rate_limit=None) as gorgias,
+        fresh_database(database_url) as url,
+    ):
+        yield slack, gorgias, url
 
 
 async def _autocommit(engine: Any, statement: str) -> None:
@@ -227,6 +296,89 @@ async def admin_stats(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         answer.raise_for_status()
         stats: dict[str, Any] = await answer.json()
         return stats
+
+
+async def wait_queue_empty(
+    http: aiohttp.ClientSession, url: str, deadline: float, timeout: float, poll: float
+) -> dict[str, Any]:
+    """Until no job is queued or running, by `deadline` (time.monotonic()); the final stats.
+
+    `timeout` is only named in the error."""
+    while True:
+        stats = await admin_stats(http, url)
+        jobs = stats["queue"]["by_state"]
+        if jobs["queued"] == jobs["running"] == 0:
+            return stats
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"queue not drained after {timeout}s: {jobs}")
+        await asyncio.sleep(poll)
+
+
+class Stamped(list[Any]):
+    """An emulator's request or call log, also noting when each entry arrived (perf_counter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, item: Any) -> None:
+        self.times.append(time.perf_counter())
+        super().append(item)
+
+
+def seed_people(slack: SlackEmulator, customers: int = 20) -> tuple[User, list[User]]:
+    """An agent and `customers` customers, each with an e-mail address."""
+    agent = slack.add_user("agent", real_name="Ada Agent", email="ada@example.com")
+    return agent, [
+        slack.add_user(f"customer{i}", real_name=f"Customer {i}", email=f"customer{i}@example.com")
+        for i in range(customers)
+    ]
+
+
+async def react_all(
+    slack: SlackEmulator,
+    agent: User | str,
+    messages: Iterable[tuple[Channel | str, str]],
+    senders: int,
+    reacted: dict[str, float] | None = None,
+) -> int:
+    """`agent` reacts 🎫 to every (channel, ts), `senders` in flight at once; the deliveries
+    that failed. `reacted`, when given, gets each ts's wall-clock time of reacting."""
+    errors = 0
+    gate = asyncio.Semaphore(senders)
+
+    async def react(room: Channel | str, ts: str) -> None:
+        nonlocal errors
+        async with gate:
+            if reacted is not None:
+                reacted[ts] = time.time()
+            delivery = await slack.user_reacts(agent, room, ts, "ticket")
+        if delivery is None or delivery.status != 200:
+            errors += 1
+
+    await asyncio.gather(*(react(room, ts) for room, ts in messages))
+    return errors
+
+
+def loadgen_spec(
+    server: Child,
+    slack: SlackEmulator,
+    prefix: str,
+    steps: list[dict[str, Any]],
+    **more: Any,
+) -> dict[str, Any]:
+    """What `run_loadgen` needs to offer signed events to `server` as `slack`'s workspace."""
+    return {
+        "url": f"{server.url}/slack/events",
+        "server_pid": server.pid,
+        "secret": SIGNING_SECRET,
+        "team_id": slack.state.team_id,
+        "app_id": slack.state.api_app_id,
+        "bot_user_id": slack.bot_user.id,
+        "prefix": prefix,
+        "steps": steps,
+        **more,
+    }
 
 
 async def run_loadgen(spec: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:

@@ -8,7 +8,6 @@ before it acks; its worker is off so the figures are the ack path alone."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,12 +17,13 @@ from ticketbolt.bench.harness import (
     BOT_TOKEN,
     SIGNING_SECRET,
     Child,
-    add_database_option,
+    add_rate_options,
     admin_stats,
     base_parser,
-    emit,
     fresh_database,
+    loadgen_spec,
     print_table,
+    run_and_emit,
     run_loadgen,
     service_env,
 )
@@ -74,17 +74,7 @@ def summarise(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
 async def measure(
     server: Child, slack: SlackEmulator, steps: list[dict[str, Any]], prefix: str
 ) -> dict[str, Any]:
-    spec = {
-        "url": f"{server.url}/slack/events",
-        "server_pid": server.pid,
-        "secret": SIGNING_SECRET,
-        "team_id": slack.state.team_id,
-        "app_id": slack.state.api_app_id,
-        "bot_user_id": slack.bot_user.id,
-        "prefix": prefix,
-        "steps": steps,
-        "stop_when": {"p99_ms": P99_LIMIT_MS},
-    }
+    spec = loadgen_spec(server, slack, prefix, steps, stop_when={"p99_ms": P99_LIMIT_MS})
     answer = await run_loadgen(spec)
     return summarise(answer["steps"])
 
@@ -198,10 +188,8 @@ def _ramp_rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = base_parser(__doc__)
-    add_database_option(parser)
-    parser.add_argument("--rate", type=float, default=1000, help="the fixed offered rate")
-    parser.add_argument("--seconds", type=float, default=5, help="length of the fixed step")
+    parser = base_parser(__doc__, database=True)
+    add_rate_options(parser, 1000, "the fixed offered rate", 5, "length of the fixed step")
     parser.add_argument("--step-seconds", type=float, default=3, help="length of each ramp step")
     parser.add_argument(
         "--ramp",
@@ -210,8 +198,7 @@ def main(argv: Sequence[str]) -> int:
         help="comma-separated rates to climb",
     )
     args = parser.parse_args(argv)
-    result = asyncio.run(bench(args))
-    emit(result, args.json, table)
+    result = run_and_emit(bench, args, table)
     # Errors past the saturation point are a finding; at the fixed rate they are a failure.
     fixed_errors = result["service"]["fixed"]["errors"] + result["floor"]["fixed"]["errors"]
     return 0 if fixed_errors == 0 else 1

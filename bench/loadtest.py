@@ -26,15 +26,16 @@ from typing import Any
 import aiohttp
 
 from ticketbolt.bench.harness import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
     Child,
-    add_database_option,
+    Stamped,
+    add_settings_option,
     admin_stats,
     base_parser,
     changed_settings,
     emit,
-    fresh_database,
+    emulators,
+    overrides,
+    print_settings,
     print_table,
     service_env,
 )
@@ -49,18 +50,6 @@ CONCURRENCY = (1, 5, 10, 20, 50, 100, 200)
 P95_TARGET_MS = {50: 1000.0, 200: 2000.0}
 ZIPF_EXPONENT = 1.1
 PASS_SUCCESS, PASS_P95_MS, PASS_UP_TO = 0.95, 5000.0, 20
-
-
-class StampedCalls(list[Any]):
-    """The Slack emulator's call log, also noting when each call arrived."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.times: list[float] = []
-
-    def append(self, item: Any) -> None:
-        self.times.append(time.perf_counter())
-        super().append(item)
 
 
 def message_pool(size: int, seed: int = 7) -> tuple[list[str], list[float]]:
@@ -85,7 +74,7 @@ def handed_off(gorgias: GorgiasEmulator, name: str, email: str) -> bool:
 async def customer(
     slack: SlackEmulator,
     gorgias: GorgiasEmulator,
-    calls: StampedCalls,
+    calls: Stamped,
     n: int,
     messages: list[str],
     timeout: float,
@@ -144,12 +133,6 @@ def scenario_env(
     )
 
 
-def overrides(settings: Sequence[str]) -> dict[str, str]:
-    """`--set NAME=VALUE` options as settings."""
-    pairs = (setting.partition("=") for setting in settings)
-    return {name.strip(): value.strip() for name, _, value in pairs}
-
-
 def layer_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, layer in after.items():
@@ -168,12 +151,8 @@ async def scenario(
 ) -> dict[str, Any]:
     texts, weights = pool
     conversations = [rng.choices(texts, weights, k=args.messages) for _ in range(users)]
-    async with (
-        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN) as slack,
-        GorgiasEmulator(rate_limit=None) as gorgias,
-        fresh_database(args.database_url) as database_url,
-    ):
-        calls = StampedCalls()
+    async with emulators(args.database_url) as (slack, gorgias, database_url):
+        calls = Stamped()
         slack.calls = calls
         env = scenario_env(
             slack.api_url,
@@ -302,14 +281,11 @@ def table(result: dict[str, Any]) -> None:
         ),
         rows,
     )
-    print("settings changed from the defaults:")
-    for name, (value, default) in result["settings"].items():
-        print(f"  {name}={value} (default {default})")
+    print_settings(result["settings"])
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = base_parser(__doc__)
-    add_database_option(parser)
+    parser = base_parser(__doc__, database=True)
     parser.add_argument(
         "--users",
         type=lambda s: [int(x) for x in s.split(",")],
@@ -322,14 +298,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--reply-timeout", type=float, default=30.0, help="seconds per reply")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report", type=Path, help="also write the JSON report here")
-    parser.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a service setting to override, e.g. TICKETBOLT_ENCODER_MODEL=off",
-    )
+    add_settings_option(parser, "TICKETBOLT_ENCODER_MODEL=off")
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.messages = [2], 2

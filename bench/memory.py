@@ -24,21 +24,20 @@ from typing import Any
 import aiohttp
 
 from ticketbolt.bench.harness import (
-    BOT_TOKEN,
     ROOT,
-    SIGNING_SECRET,
     Child,
-    add_database_option,
+    add_rate_options,
     base_parser,
     changed_settings,
-    emit,
-    fresh_database,
+    emulators,
+    loadgen_spec,
+    print_settings,
     print_table,
+    run_and_emit,
     run_loadgen,
     service_env,
 )
 from ticketbolt.bench.stats import log, machine, rss_mb
-from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
 from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 
@@ -93,11 +92,7 @@ TIER1_ONLY = {"TICKETBOLT_ENCODER_MODEL": "off"}
 async def bench(args: Any) -> dict[str, Any]:
     events = max(1, int(args.rate * args.seconds))
     # A fixed clock makes message timestamps evenly spaced, so the loadgen can name them.
-    async with (
-        SlackEmulator(SIGNING_SECRET, bot_token=BOT_TOKEN, clock_start=1_700_000_000.0) as slack,
-        GorgiasEmulator(rate_limit=None) as gorgias,
-        fresh_database(args.database_url) as database_url,
-    ):
+    async with emulators(args.database_url, fixed_clock=True) as (slack, gorgias, database_url):
         messages = seed(slack, events)
         env = service_env(slack.api_url, gorgias.base_url, database_url)
         startups: list[float] = []
@@ -112,17 +107,8 @@ async def bench(args: Any) -> dict[str, Any]:
                 await asyncio.sleep(args.settle)
                 idle = rss_mb(service.pid)
                 log(f"ingest run: {args.rate:.0f}/s for {args.seconds:.0f} s, worker on")
-                spec = {
-                    "url": slack.events_url,
-                    "server_pid": service.pid,
-                    "secret": SIGNING_SECRET,
-                    "team_id": slack.state.team_id,
-                    "app_id": slack.state.api_app_id,
-                    "bot_user_id": slack.bot_user.id,
-                    "prefix": "mem",
-                    **messages,
-                    "steps": [{"rate": args.rate, "seconds": args.seconds, "role": "fixed"}],
-                }
+                steps = [{"rate": args.rate, "seconds": args.seconds, "role": "fixed"}]
+                spec = loadgen_spec(service, slack, "mem", steps, **messages)
                 step = (await run_loadgen(spec))["steps"][0]
                 after = rss_mb(service.pid)
                 tickets = len(gorgias.tickets)
@@ -194,23 +180,18 @@ def table(result: dict[str, Any]) -> None:
                 (f"fresh process [{run['mode']}]: {step['step']} ({heavy})", step["rss_mb"])
             )
     print_table(("", "RSS"), rows)
-    print("settings changed from the defaults:")
-    for name, (value, default) in result["settings"].items():
-        print(f"  {name}={value} (default {default})")
+    print_settings(result["settings"])
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = base_parser(__doc__)
-    add_database_option(parser)
+    parser = base_parser(__doc__, database=True)
     parser.add_argument("--starts", type=int, default=3, help="start-ups to time")
     parser.add_argument(
         "--settle", type=float, default=2.0, help="seconds idle after start-up before reading RSS"
     )
-    parser.add_argument("--rate", type=float, default=50, help="offered events/s under load")
-    parser.add_argument("--seconds", type=float, default=20, help="length of the ingest run")
+    add_rate_options(parser, 50, "offered events/s under load", 20, "length of the ingest run")
     args = parser.parse_args(argv)
     if args.quick:
         args.starts, args.rate, args.seconds, args.settle = 1, 100, 1, 0.5
-    result = asyncio.run(bench(args))
-    emit(result, args.json, table)
+    result = run_and_emit(bench, args, table)
     return 0 if result["ingest"]["errors"] == 0 else 1

@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from ticketbolt.bot.settings import StartupError
 from ticketbolt.handlers.channel_rules import ChannelRules, Mode, Routing
@@ -83,12 +91,17 @@ class SlaPolicy(_Strict):
     business_hours: Literal["always", "business"] | None = None
 
 
+# A user group (S…), a user (U…/W…), or Slack's "here"/"channel".
+AlertMention = Annotated[str, StringConstraints(pattern=r"^([SUW][A-Z0-9]{2,}|here|channel)$")]
+
+
 class ChannelEntry(_Strict):
     mode: Mode | None = None
     tags: list[str] | None = None
     priority: Literal["critical", "high", "normal", "low"] | None = None
     assignee_team: int | None = None
     alert_channel: str | None = None
+    alert_mention: AlertMention | None = None
     sla: str | None = None
 
 
@@ -106,6 +119,7 @@ class ChannelsFile(_Strict):
             priority=self.defaults.priority,
             assignee_team=self.defaults.assignee_team,
             alert_channel=self.defaults.alert_channel,
+            alert_mention=self.defaults.alert_mention,
             sla=self.defaults.sla,
         )
         channels = {
@@ -115,6 +129,7 @@ class ChannelsFile(_Strict):
                 priority=entry.priority or base.priority,
                 assignee_team=entry.assignee_team or base.assignee_team,
                 alert_channel=entry.alert_channel or base.alert_channel,
+                alert_mention=entry.alert_mention or base.alert_mention,
                 sla=entry.sla or base.sla,
             )
             for channel_id, entry in self.channels.items()

@@ -169,7 +169,7 @@ class Runtime:
             "gorgias": self.gorgias.breaker_state if self.gorgias else "unconfigured"
         }
         watchdog = self.sla_watchdog
-        report["sla_watchdog"] = None if watchdog is None else watchdog.report()
+        report["sla_watchdog"] = None if watchdog is None else await watchdog.report()
         return report
 
 

@@ -19,6 +19,8 @@ class ChannelRules:
     priority: str | None = None
     assignee_team: int | None = None
     alert_channel: str | None = None
+    # Who a breach alert calls: a user group (S…), a user (U…/W…), or "here"/"channel".
+    alert_mention: str | None = None
     sla: str | None = None
 
 

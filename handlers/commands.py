@@ -16,9 +16,8 @@ from ticketbolt.handlers import blocks_status as ui
 from ticketbolt.handlers.deps import Deps
 from ticketbolt.handlers.sla_commands import sla_answer
 from ticketbolt.handlers.slack_context import SlackReader
-from ticketbolt.handlers.summary_commands import SummaryAnswers, no_thread
+from ticketbolt.handlers.summary_commands import SummaryAnswers, gorgias_ticket, no_thread
 from ticketbolt.handlers.triage_commands import TriageAnswers
-from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
 from ticketbolt.integrations.ids import parse_id
 
 log = logging.getLogger(__name__)
@@ -174,17 +173,13 @@ class Answers:
         return ui.status_report(await self._deps.status.status_report())
 
     async def ticket(self, ticket_id: int, team_id: str) -> ui.Answer:
-        gorgias = self._deps.gorgias
-        if gorgias is None:
-            return ui.problem("Gorgias is not configured (set GORGIAS_ACCOUNT and its keys).")
-        try:
-            ticket = await gorgias.get_ticket(ticket_id)
-        except GorgiasNotFound:
-            return ui.ticket_not_found(ticket_id)
-        except GorgiasError as exc:
-            return ui.problem(f"Gorgias did not answer: {exc.message}")
+        ticket = await gorgias_ticket(self._deps.gorgias, ticket_id)
+        if isinstance(ticket, tuple):  # why there is none
+            return ticket
         return ui.ticket_details(
-            ticket, gorgias.ticket_link(ticket_id), await self.permalink(ticket_id, team_id)
+            ticket,
+            self._deps.gorgias.ticket_link(ticket_id),
+            await self.permalink(ticket_id, team_id),
         )
 
     async def permalink(self, ticket_id: int, team_id: str) -> str | None:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 NOTICE_JOB = "sla_notice"
 TAG_JOB = "sla_tag"
 BREACHED_TAG = "sla:breached"
+LAST_RUN_KEY = "sla:watchdog:last_run_calls"
 SCOPES = {"chat:write": "SLA warnings and breach notices in the thread and the alert channel"}
 
 
@@ -80,13 +81,20 @@ class SlaWatchdog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
 
-    def report(self) -> dict[str, Any]:
-        """What `/ticketbolt status` shows of the watchdog's API use."""
+    async def report(self) -> dict[str, Any]:
+        """What `/ticketbolt status` shows of the watchdog's API use. The last run may have been
+        another replica's or the supervised worker's: its count is read from the shared cache."""
+        last = self.last_run_calls
+        cache = self.deps.cache
+        if cache is not None:
+            with contextlib.suppress(Exception):  # a cache outage only shows this process's
+                stored = await cache.get(LAST_RUN_KEY)
+                last = int(stored) if stored is not None else last
         return {
             "share": self.share,
             "calls_per_run": self.api_calls_per_run,
             "interval_seconds": self.interval,
-            "last_run_calls": self.last_run_calls,
+            "last_run_calls": last,
         }
 
     async def run_once(self, now: datetime | None = None) -> dict[str, int]:
@@ -122,6 +130,10 @@ class SlaWatchdog:
                 counts["csat_polled"] = await self._poll_surveys(self.csat, now, budget)
                 budget -= counts["csat_polled"]
             counts["api_calls"] = self.last_run_calls = self.api_calls_per_run - budget
+            if self.deps.cache is not None:
+                with contextlib.suppress(Exception):
+                    ttl = max(60.0, self.interval * 4)
+                    await self.deps.cache.set(LAST_RUN_KEY, str(self.last_run_calls).encode(), ttl)
             if self.metrics is not None:
                 self.metrics.api_used(self.last_run_calls, self.api_calls_per_run)
                 self.metrics.tracked(await store.counts())
@@ -164,12 +176,23 @@ class SlaWatchdog:
         text = notice_text(clock, name, stage, max(1, round(left.total_seconds() / 60)), link)
         key = f"sla:{clock.ticket_id}:{name}:{stage}"
         jobs = [JobSpec(NOTICE_JOB, notice(clock.channel_id, clock.thread_ts, text, key), key)]
-        alert = self.service.routing.of(clock.channel_id).alert_channel
-        if alert:
-            jobs.append(JobSpec(NOTICE_JOB, notice(alert, "", text, key), f"{key}:alert"))
+        rules = self.service.routing.of(clock.channel_id)
+        if rules.alert_channel:
+            called = f" {mention(rules.alert_mention)}" if stage == "breach" else ""
+            alert = notice(rules.alert_channel, "", text + called, key)
+            jobs.append(JobSpec(NOTICE_JOB, alert, f"{key}:alert"))
         if stage == "breach":
             jobs.append(JobSpec(TAG_JOB, {"ticket_id": clock.ticket_id}, f"{key}:tag"))
         return jobs
+
+
+def mention(who: str | None) -> str:
+    """`alert_mention` as Slack writes it: `<!subteam^S…>`, `<@U…>`, `<!here>`."""
+    if not who:
+        return ""
+    if who in ("here", "channel"):
+        return f"<!{who}>"
+    return f"<!subteam^{who}>" if who.startswith("S") else f"<@{who}>"
 
 
 def notice(channel: str, thread_ts: str, text: str, marker: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ticketbolt.handlers.slack_context import SlackReader
 from ticketbolt.handlers.slack_directory import Person
 from ticketbolt.handlers.summary import stored_summary, thread_lines
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
+from ticketbolt.integrations.gorgias.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,20 @@ def summary_answer(ticket_id: int, summary: str, link: str | None, note: str) ->
         _section(f"*{where}*\n{ui.escape(summary)}"),
         _context(f"{note} Machine-written: check it against the conversation."),
     ]
+
+
+async def gorgias_ticket(gorgias: Any, ticket_id: int) -> Ticket | ui.Answer:
+    """The ticket, read from Gorgias (`gorgias` is the client or None), or the answer that says
+    why it cannot be: Gorgias not configured, no such ticket, or no answer."""
+    if gorgias is None:
+        return ui.problem("Gorgias is not configured (set GORGIAS_ACCOUNT and its keys).")
+    try:
+        ticket: Ticket = await gorgias.get_ticket(ticket_id)
+    except GorgiasNotFound:
+        return ui.ticket_not_found(ticket_id)
+    except GorgiasError as exc:
+        return ui.problem(f"Gorgias did not answer: {exc.message}")
+    return ticket
 
 
 class SummaryAnswers:
@@ -120,15 +135,9 @@ class SummaryAnswers:
 
     async def _stored(self, ticket_id: int, url: str | None) -> ui.Answer:
         """A hand-off's summary, as its ticket's first message carries it."""
-        gorgias = self._deps.gorgias
-        if gorgias is None:
-            return ui.problem("Gorgias is not configured (set GORGIAS_ACCOUNT and its keys).")
-        try:
-            ticket = await gorgias.get_ticket(ticket_id)
-        except GorgiasNotFound:
-            return ui.ticket_not_found(ticket_id)
-        except GorgiasError as exc:
-            return ui.problem(f"Gorgias did not answer: {exc.message}")
+        ticket = await gorgias_ticket(self._deps.gorgias, ticket_id)
+        if isinstance(ticket, tuple):  # why there is none
+            return ticket
         first = min(ticket.messages, key=lambda m: m.id, default=None)
         summary = stored_summary((first.body_text if first else None) or "")
         if summary is None:

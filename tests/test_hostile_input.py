@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.support.db import Database
-from tests.support.stack import SIGNING_SECRET, Stack, emulators, eventually, running_app
+from tests.support.stack import SIGNING_SECRET, Stack, eventually, guarded_app
 from ticketbolt.handlers.shortcuts import LOST
 from ticketbolt.handlers.sync_gorgias import webhook_job
 from ticketbolt.integrations.slack.emulator.events import signed_headers
@@ -27,17 +27,7 @@ ADMIN_TOKEN, WEBHOOK_TOKEN = "hostile-admin-token", "hostile-webhook-token"
 @pytest.fixture
 async def stack(database: Database, caplog: pytest.LogCaptureFixture) -> AsyncIterator[Stack]:
     """The service with admin API and webhook on; each test ends with no ERROR in the log."""
-    async with (
-        emulators() as (slack, gorgias),
-        running_app(
-            database,
-            slack,
-            gorgias,
-            worker=False,
-            TICKETBOLT_ADMIN_TOKEN=ADMIN_TOKEN,
-            TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-        ) as running,
-    ):
+    async with guarded_app(database, ADMIN_TOKEN, WEBHOOK_TOKEN) as running:
         yield running
         await asyncio.gather(*running.runtime.deps.background)
     assert [] == [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.db import Database
-from tests.support.stack import SIGNING_SECRET, Stack, emulators, running_app
+from tests.support.stack import SIGNING_SECRET, Stack, guarded_app
 from ticketbolt.integrations.slack.emulator.events import signed_headers
 
 ADMIN_TOKEN = "fuzz-admin-token"
@@ -372,17 +372,7 @@ def read_attempts(draw: st.DrawFn) -> Attempt:
 @pytest.fixture
 async def stack(database: Database) -> AsyncIterator[Stack]:
     """The service with its admin API and webhook on, and no worker: recorded jobs stay visible."""
-    async with (
-        emulators() as (slack, gorgias),
-        running_app(
-            database,
-            slack,
-            gorgias,
-            worker=False,
-            TICKETBOLT_ADMIN_TOKEN=ADMIN_TOKEN,
-            TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-        ) as running,
-    ):
+    async with guarded_app(database, ADMIN_TOKEN, WEBHOOK_TOKEN) as running:
         yield running
 
 

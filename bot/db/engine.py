@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def is_sqlite(url: str) -> bool:
@@ -48,3 +53,20 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+async def try_turn(session: AsyncSession, key: int) -> bool:
+    """PostgreSQL: a transaction-level advisory try-lock on `key`, held until the transaction
+    ends; False when another session holds it. Advisory locks are per database, so the key
+    includes the schema: deployments sharing one database in separate schemas never skip each
+    other's turn. Other databases (SQLite, one process) always get the turn."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return True
+    mine = await session.scalar(
+        text(
+            "SELECT pg_try_advisory_xact_lock("
+            "CAST(:key AS bigint) # CAST(hashtext(current_schema()) AS bigint))"
+        ),
+        {"key": key},
+    )
+    return bool(mine)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, text
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ticketbolt.bot.db.engine import try_turn
 from ticketbolt.bot.db.models import AuditEntry, Job, Turn
 
 log = logging.getLogger("ticketbolt.retention")
@@ -68,12 +69,8 @@ class Retention:
 
     async def _batch(self, model: Any, old: ColumnElement[bool]) -> int | None:
         async with self._sessions.begin() as session:
-            if session.bind.dialect.name == "postgresql":
-                turn = await session.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PURGE_LOCK}
-                )
-                if not turn:
-                    return None
+            if not await try_turn(session, PURGE_LOCK):
+                return None
             ids = select(model.id).where(old).limit(self._policy.batch).scalar_subquery()
             result = await session.execute(delete(model).where(model.id.in_(ids)))
         return int(getattr(result, "rowcount", 0) or 0)

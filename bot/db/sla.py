@@ -15,10 +15,11 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbolt.bot.db import heads
+from ticketbolt.bot.db.engine import try_turn
 from ticketbolt.bot.db.models import Job, SlaClock
 from ticketbolt.bot.db.upsert import insert_ignore
 from ticketbolt.handlers.sla import Clock, ClockName, JobSpec, Stage
@@ -236,10 +237,4 @@ class SlaClocks:
     async def exclusive(self) -> AsyncIterator[bool]:
         """True for the one run that may go now; held until the block ends."""
         async with self._sessions.begin() as session:
-            if session.bind.dialect.name != "postgresql":
-                yield True
-                return
-            mine = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": WATCHDOG_LOCK}
-            )
-            yield bool(mine)
+            yield await try_turn(session, WATCHDOG_LOCK)

@@ -35,6 +35,7 @@ from ticketbolt.integrations.intents.offline import (
     OfflineClassifier,
     Prediction,
     _softmax,
+    fit_tiers,
 )
 from ticketbolt.integrations.intents.policy import handoff_reason
 from ticketbolt.integrations.intents.tiers import TieredClassifier
@@ -358,12 +359,14 @@ def run_eval(
             f"({len(encoders)} tier(s))"
         )
         started = time.perf_counter()
-        classifier = TieredClassifier.fit(
-            encoders,
-            [t for t, _ in train],
-            [label for _, label in train],
-            threshold=threshold,
-            precision=precision,
+        classifier = TieredClassifier(
+            fit_tiers(
+                encoders,
+                [t for t, _ in train],
+                [label for _, label in train],
+                threshold=threshold,
+                precision=precision,
+            )
         )
         fit_seconds = time.perf_counter() - started
         report(f"scoring {len(test)} messages")

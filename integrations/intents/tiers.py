@@ -11,11 +11,9 @@ import numpy as np
 from ticketbolt.integrations.intents.config import IntentsConfig
 from ticketbolt.integrations.intents.encoders import Encoder, Tier2Status
 from ticketbolt.integrations.intents.offline import (
-    DEFAULT_C,
     DEFAULT_PRECISION,
     OfflineClassifier,
     Prediction,
-    fit_tiers,
     load_or_fit,
 )
 
@@ -35,21 +33,6 @@ class TieredClassifier:
         self.tiers = list(tiers)
         self.calls = [0] * len(self.tiers)
         self.tier2 = tier2 or Tier2Status(len(self.tiers) > 1, "")
-
-    @classmethod
-    def fit(
-        cls,
-        encoders: Sequence[Encoder],
-        texts: Sequence[str],
-        labels: Sequence[str],
-        *,
-        threshold: float | None = None,
-        precision: float = DEFAULT_PRECISION,
-        c: float = DEFAULT_C,
-    ) -> TieredClassifier:
-        return cls(
-            fit_tiers(encoders, texts, labels, threshold=threshold, precision=precision, c=c)
-        )
 
     @classmethod
     def from_config(

@@ -89,7 +89,54 @@ async def _complete(client: openai.AsyncOpenAI, seconds: float, **request: Any) 
         raise LlmError(f"LLM call failed: {error}") from error
 
 
-class LlmClassifier:
+class LlmEndpoint:
+    """A model behind an OpenAI-compatible endpoint, asked within `timeout` seconds a request
+    and for at most `max_tokens`; the base of the classifier, the writer and the summarizer."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str, *, timeout: float, max_tokens: int):
+        self._client = client
+        self.model = model
+        self._timeout = timeout
+        self._max_tokens = max_tokens
+
+    async def _ask(self, system: str, user: str, **request: Any) -> Any:
+        """One completion of the system and user messages, as `_complete` makes it."""
+        return await _complete(
+            self._client,
+            self._timeout,
+            model=self.model,
+            temperature=0,
+            max_tokens=self._max_tokens,
+            messages=[
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            **request,
+        )
+
+    async def _json_answer(
+        self, system: str, user: str, name: str, schema: dict[str, Any], what: str
+    ) -> tuple[str, Usage]:
+        """The content of a strict-JSON-schema answer (`name` and `schema`) and its usage.
+
+        Raises `LlmInvalidAnswer` when the model refused or its `what` was cut off, and the
+        errors of `_complete`; the content itself is the caller's to parse.
+        """
+        response = await self._ask(
+            system,
+            user,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": name, "strict": True, "schema": schema},
+            },
+        )
+        choice = response.choices[0] if response.choices else None
+        if choice is None or choice.message.refusal or choice.finish_reason == "length":
+            raise LlmInvalidAnswer(f"the model refused or its {what} was cut off")
+        return choice.message.content or "", _usage(response)
+
+
+class LlmClassifier(LlmEndpoint):
     """Classifies one message into the configured intents with a strict JSON schema.
 
     The label set is closed (an enum) and checked again locally, since not every
@@ -105,10 +152,8 @@ class LlmClassifier:
         *,
         timeout: float = 10.0,
     ):
-        self._client = client
-        self.model = model
+        super().__init__(client, model, timeout=timeout, max_tokens=50)
         self.intents = intents
-        self._timeout = timeout
         self._labels = intents.labels
         self._schema = {
             "type": "object",
@@ -145,33 +190,18 @@ class LlmClassifier:
 
     async def classify(self, text: str) -> LlmClassification:
         """The intent of an already-normalised message; raises `LlmError` rather than guess."""
-        response = await _complete(
-            self._client,
-            self._timeout,
-            model=self.model,
-            temperature=0,
-            max_tokens=50,
-            messages=[
-                {"role": "system", "content": self._system},
-                {"role": "user", "content": fenced(text)},
-            ],
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "intent", "strict": True, "schema": self._schema},
-            },
+        content, usage = await self._json_answer(
+            self._system, fenced(text), "intent", self._schema, "answer"
         )
-        choice = response.choices[0] if response.choices else None
-        if choice is None or choice.message.refusal or choice.finish_reason == "length":
-            raise LlmInvalidAnswer("the model refused or its answer was cut off")
         try:
-            answer = json.loads(choice.message.content or "")
+            answer = json.loads(content)
             intent = answer["intent"]
             confidence = float(answer["confidence"])
         except (ValueError, TypeError, KeyError) as error:
             raise LlmInvalidAnswer(f"the answer is not the expected JSON: {error}") from error
         if intent not in self._labels:
             raise LlmInvalidAnswer(f"the model answered an unknown intent {intent!r}")
-        return LlmClassification(intent, min(max(confidence, 0.0), 1.0), _usage(response))
+        return LlmClassification(intent, min(max(confidence, 0.0), 1.0), usage)
 
 
 _WRITER_SYSTEM = (
@@ -184,7 +214,7 @@ _WRITER_SYSTEM = (
 )
 
 
-class LlmWriter:
+class LlmWriter(LlmEndpoint):
     """Writes a short answer grounded on retrieved knowledge-base passages.
 
     The answer must pass `grounding.grounded` against the passages it was given; one that does
@@ -199,10 +229,7 @@ class LlmWriter:
         timeout: float = 20.0,
         max_tokens: int = 300,
     ):
-        self._client = client
-        self.model = model
-        self._timeout = timeout
-        self._max_tokens = max_tokens
+        super().__init__(client, model, timeout=timeout, max_tokens=max_tokens)
 
     @property
     def prompt_hash(self) -> str:
@@ -216,17 +243,7 @@ class LlmWriter:
             f'<passage title="{p.title.replace(chr(34), chr(39))}">\n{p.text}\n</passage>'
             for p in passages
         )
-        response = await _complete(
-            self._client,
-            self._timeout,
-            model=self.model,
-            temperature=0,
-            max_tokens=self._max_tokens,
-            messages=[
-                {"role": "system", "content": f"{_WRITER_SYSTEM}\n\n{context}"},
-                {"role": "user", "content": fenced(question)},
-            ],
-        )
+        response = await self._ask(f"{_WRITER_SYSTEM}\n\n{context}", fenced(question))
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content or "").strip() if choice is not None else ""
         if choice is None or choice.message.refusal or not text:

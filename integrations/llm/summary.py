@@ -20,12 +20,11 @@ import openai
 from ticketbolt.cache.layers import content_hash
 from ticketbolt.integrations.intents.normalize import FENCE_TAG, fenced
 from ticketbolt.integrations.llm.client import (
+    LlmEndpoint,
     LlmError,
     LlmInvalidAnswer,
     LlmUnavailable,
     Usage,
-    _complete,
-    _usage,
 )
 from ticketbolt.integrations.resilience import CircuitBreaker, CircuitOpen
 
@@ -145,7 +144,7 @@ def parse_summary(content: str) -> tuple[str, str, str]:
     return who, need, tried
 
 
-class LlmSummarizer:
+class LlmSummarizer(LlmEndpoint):
     """Summarises a conversation in at most `budget` seconds, retries included.
 
     A breaker (integrations/resilience.py) keeps a down or slow endpoint from costing every
@@ -162,11 +161,9 @@ class LlmSummarizer:
         budget: float = 8.0,
         max_tokens: int = 300,
     ):
-        self._client = client
-        self.model = model
+        # The budget bounds each request and, retries included, the whole call.
+        super().__init__(client, model, timeout=budget, max_tokens=max_tokens)
         self.breaker = breaker
-        self._budget = budget
-        self._max_tokens = max_tokens
 
     @property
     def prompt_hash(self) -> str:
@@ -186,34 +183,20 @@ class LlmSummarizer:
         except CircuitOpen as error:
             raise LlmUnavailable(str(error)) from error
         try:
-            async with asyncio.timeout(self._budget):
-                response = await _complete(
-                    self._client,
-                    self._budget,
-                    model=self.model,
-                    temperature=0,
-                    max_tokens=self._max_tokens,
-                    messages=[
-                        {"role": "system", "content": SYSTEM},
-                        {"role": "user", "content": prompt},
-                    ],
-                    response_format={
-                        "type": "json_schema",
-                        "json_schema": {"name": "summary", "strict": True, "schema": SCHEMA},
-                    },
+            async with asyncio.timeout(self._timeout):
+                content, usage = await self._json_answer(
+                    SYSTEM, prompt, "summary", SCHEMA, "summary"
                 )
         except TimeoutError as error:
             self.breaker.record_failure()
-            raise LlmUnavailable(f"no summary within {self._budget:g}s") from error
+            raise LlmUnavailable(f"no summary within {self._timeout:g}s") from error
         except LlmUnavailable:
             self.breaker.record_failure()
             raise
         except LlmError:
-            self.breaker.record_success()  # it answered, with a refusal of the request
+            # It answered: with a refusal of the request, or a refused or cut-off summary.
+            self.breaker.record_success()
             raise
         self.breaker.record_success()
-        choice = response.choices[0] if response.choices else None
-        if choice is None or choice.message.refusal or choice.finish_reason == "length":
-            raise LlmInvalidAnswer("the model refused or its summary was cut off")
-        who, need, tried = parse_summary(choice.message.content or "")
-        return LlmSummary(who, need, tried, _usage(response))
+        who, need, tried = parse_summary(content)
+        return LlmSummary(who, need, tried, usage)

@@ -61,6 +61,10 @@ def test_the_design_example_parses_and_defaults_fill_each_channel(tmp_path: Path
         ),
         ("extra: 1", 'key "extra": unknown key'),
         ("channels: {general: {}}", "channel general: not a Slack channel ID"),
+        (
+            "channels: {C0VIP: {alert_mention: '@oncall'}}",
+            'channel C0VIP, key "alert_mention": String should match',
+        ),
     ],
 )
 def test_a_bad_file_is_an_error_naming_file_channel_and_key(

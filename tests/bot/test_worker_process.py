@@ -18,6 +18,8 @@ from tests.handlers.test_processes import reaction, seed
 from tests.support.process import ServerProcess, fresh_postgres_database, process_env
 from tests.support.stack import emulators, eventually
 from ticketbolt.bot.settings import Settings
+from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
+from ticketbolt.integrations.slack.emulator import SlackEmulator
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc"
@@ -38,27 +40,46 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ", 1)[1].startswith("Z"))
 
 
+async def on_postgres(
+    stack: AsyncExitStack, name: str
+) -> tuple[SlackEmulator, GorgiasEmulator, str]:
+    """The emulators and a new PostgreSQL database called `name`, all closed with `stack`."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    slack, gorgias = await stack.enter_async_context(emulators())
+    db = await stack.enter_async_context(fresh_postgres_database(POSTGRES_URL, name))
+    return slack, gorgias, db
+
+
+async def started(
+    stack: AsyncExitStack, env: dict[str, str], tmp_path: Path
+) -> tuple[ServerProcess, int]:
+    """`ticketbolt run` started with `env` and closed with `stack`: the server and its pid."""
+    server = ServerProcess(env, tmp_path / "server.log")
+    stack.push_async_callback(server.close)
+    await server.start()
+    assert server.proc is not None
+    return server, server.proc.pid
+
+
+async def one_child(parent: int) -> int:
+    """The pid of the one worker child `parent` starts, once it has."""
+    await eventually(lambda: len(children(parent)) == 1, what="one worker child")
+    [child] = children(parent)
+    return child
+
+
 async def test_the_child_worker_makes_the_tickets_restarts_and_dies_with_its_parent(
     tmp_path: Path, unique: str, redis_url: str
 ) -> None:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
     async with AsyncExitStack() as stack:
-        slack, gorgias = await stack.enter_async_context(emulators())
-        db = await stack.enter_async_context(
-            fresh_postgres_database(POSTGRES_URL, f"child_{unique}")
-        )
+        slack, gorgias, db = await on_postgres(stack, f"child_{unique}")
         agent, channel, stamps = seed(slack, 5)
         # An hour between polls: only the parent's wake-ups can bring the child to new jobs.
         env = process_env(
             slack, gorgias, db, REDIS_URL=redis_url, TICKETBOLT_JOB_POLL_INTERVAL="3600"
         )
-        server = ServerProcess(env, tmp_path / "server.log")
-        stack.push_async_callback(server.close)
-        await server.start()
-        assert server.proc is not None
-        parent = server.proc.pid
-        await eventually(lambda: len(children(parent)) == 1, what="one worker child")
-        [first] = children(parent)
+        server, parent = await started(stack, env, tmp_path)
+        first = await one_child(parent)
         slack.events_url = f"{server.url}/slack/events"
 
         async def ticket(i: int) -> None:
@@ -90,21 +111,12 @@ async def test_the_child_worker_makes_the_tickets_restarts_and_dies_with_its_par
 async def test_sigterm_stops_the_server_and_its_child_cleanly(
     tmp_path: Path, unique: str, redis_url: str
 ) -> None:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
     async with AsyncExitStack() as stack:
-        slack, gorgias = await stack.enter_async_context(emulators())
-        db = await stack.enter_async_context(
-            fresh_postgres_database(POSTGRES_URL, f"childterm_{unique}")
+        slack, gorgias, db = await on_postgres(stack, f"childterm_{unique}")
+        server, parent = await started(
+            stack, process_env(slack, gorgias, db, REDIS_URL=redis_url), tmp_path
         )
-        server = ServerProcess(
-            process_env(slack, gorgias, db, REDIS_URL=redis_url), tmp_path / "server.log"
-        )
-        stack.push_async_callback(server.close)
-        await server.start()
-        assert server.proc is not None
-        parent = server.proc.pid
-        await eventually(lambda: len(children(parent)) == 1, what="one worker child")
-        [child] = children(parent)
+        child = await one_child(parent)
         server.kill(signal.SIGTERM)
         assert 0 == await server.wait()
         assert not alive(child)
@@ -163,11 +175,8 @@ async def test_with_the_worker_off_the_server_only_records_and_a_separate_worker
         else:
             db = f"sqlite+aiosqlite:///{tmp_path / 'off.db'}"
         agent, channel, stamps = seed(slack, 4)
-        server = ServerProcess(process_env(slack, gorgias, db, **extra), tmp_path / "server.log")
-        stack.push_async_callback(server.close)
-        await server.start()
-        assert server.proc is not None
-        assert [] == children(server.proc.pid)
+        server, pid = await started(stack, process_env(slack, gorgias, db, **extra), tmp_path)
+        assert [] == children(pid)
         slack.events_url = f"{server.url}/slack/events"
 
         async def ticket(i: int) -> None:

@@ -91,7 +91,7 @@ async def sla_scene(database: Database, tmp_path: Path, **settings: Any) -> Asyn
             "  vip: {first_response: 15m, resolution: 4h, warn_at: 75%, business_hours: always}\n"
             "  office: {first_response: 15m, warn_at: 75%}\n"
             "channels:\n"
-            f"  {vip.id}: {{sla: vip, alert_channel: {leads.id}}}\n"
+            f"  {vip.id}: {{sla: vip, alert_channel: {leads.id}, alert_mention: S0ONCALL}}\n"
             f"  {office.id}: {{sla: office}}\n"
         )
         async with running_app(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.db import Database
+from tests.support.scene import workspace
 from tests.support.stack import Stack, emulators, eventually, running_app
 from ticketbolt.integrations.slack.emulator import SlackEmulator
 from ticketbolt.integrations.slack.emulator.state import Channel, User
@@ -18,14 +19,6 @@ from ticketbolt.integrations.slack.emulator.state import Channel, User
 async def stack(database: Database) -> AsyncIterator[Stack]:
     async with emulators() as (slack, gorgias), running_app(database, slack, gorgias) as running:
         yield running
-
-
-def workspace(slack: SlackEmulator) -> tuple[User, User, Channel]:
-    state = slack.state
-    customer = state.add_user("dana", real_name="Dana Customer", email="dana@shop.example")
-    agent = state.add_user("alex", real_name="Alex Agent", email="alex@ourteam.example")
-    channel = state.add_channel("support", members=[customer.id, agent.id, slack.bot_user.id])
-    return customer, agent, channel
 
 
 def thread_replies(slack: SlackEmulator, channel: Channel, ts: str) -> list[Any]:

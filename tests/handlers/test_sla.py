@@ -54,7 +54,9 @@ async def test_unanswered_ticket_is_warned_at_75_percent_and_breached_at_100_onc
     assert 1 == len(top_level(scene.leads, "⏳ First response due in"))
     [breach] = replies(scene.vip, ts, "breached")
     assert "🔴" in breach.text
-    assert 1 == len(top_level(scene.leads, "🔴"))
+    [alert] = top_level(scene.leads, "🔴")
+    assert alert.text.endswith("<!subteam^S0ONCALL>")  # the on-call group, on the breach only
+    assert "subteam" not in top_level(scene.leads, "⏳")[0].text
     after = await scene.sla.store.get(clock.ticket_id)
     assert after is not None
     assert (True, True) == (after.first_response_warned, after.first_response_breached)

@@ -10,91 +10,28 @@ import aiohttp
 import pytest
 
 from tests.support.db import Database
-from tests.support.stack import Stack, emulators, eventually, running_app
+from tests.support.stack import Stack, emulated_app
+from tests.support.sync import (
+    TOKEN,
+    edited_reply,
+    from_slack,
+    hook_up,
+    messages,
+    settle,
+    ticket_for,
+    ticketed,
+    webhook_url,
+    workspace,
+)
 from ticketbolt.bot.cli.ops import register_webhook
-from ticketbolt.integrations.gorgias.emulator.state import Json
-from ticketbolt.integrations.slack.emulator import SlackEmulator
-from ticketbolt.integrations.slack.emulator.state import Channel, Message, User
-
-TOKEN = "gorgias-webhook-secret"
+from ticketbolt.integrations.slack.emulator.state import Channel, Message
 
 
 @pytest.fixture
 async def stack(database: Database) -> AsyncIterator[Stack]:
-    async with (
-        emulators() as (slack, gorgias),
-        running_app(database, slack, gorgias, TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN) as running,
-    ):
+    async with emulated_app(database, TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN) as running:
         await hook_up(running)
         yield running
-
-
-def webhook_url(stack: Stack) -> str:
-    return f"{stack.url}/gorgias/webhook"
-
-
-async def hook_up(stack: Stack) -> None:
-    """What `ticketbolt gorgias register-webhook` does (tested below): Gorgias now calls us."""
-    assert stack.runtime.gorgias is not None
-    await stack.runtime.gorgias.register_http_integration(
-        "ticketbolt", webhook_url(stack), {"X-Ticketbolt-Token": TOKEN}
-    )
-
-
-def workspace(slack: SlackEmulator) -> tuple[User, User, Channel]:
-    customer = slack.add_user("dana", real_name="Dana Customer", email="dana@shop.example")
-    agent = slack.add_user("alex", real_name="Alex Agent", email="alex@ourteam.example")
-    channel = slack.add_channel("support", members=[customer, agent])
-    return customer, agent, channel
-
-
-async def settle(stack: Stack) -> None:
-    """Wait until nothing moves: webhooks delivered, Slack events answered, the queue empty."""
-
-    async def queue_idle() -> bool:
-        states = (await stack.runtime.queue.stats())["by_state"]
-        return states["queued"] == 0 and states["running"] == 0
-
-    before: tuple[int, ...] = ()
-    while True:
-        await stack.gorgias.wait_webhooks_idle()
-        await stack.slack.drain()
-        await eventually(queue_idle, timeout=60, what="the job queue to drain")
-        now = (
-            len(stack.gorgias.deliveries),
-            len(stack.slack.deliveries),
-            len(stack.slack.calls),
-            len(stack.gorgias.requests),
-        )
-        if now == before:
-            return
-        before = now
-
-
-async def ticketed(
-    stack: Stack, author: User, agent: User, channel: Channel, text: str
-) -> tuple[str, int]:
-    """`author` posts, `agent` reacts 🎫; the message ts and its ticket id once all is settled."""
-    ts = await stack.slack.user_posts(author, channel, text)
-    return ts, await ticket_for(stack, agent, channel, ts)
-
-
-async def ticket_for(stack: Stack, agent: User, channel: Channel, ts: str) -> int:
-    await stack.slack.user_reacts(agent, channel, ts, "ticket")
-    await eventually(lambda: "eyes" in channel.messages[ts].reactions, what="the ticket marker")
-    await settle(stack)
-    link = await stack.runtime.links.get(stack.slack.state.team_id, channel.id, ts)
-    assert link is not None
-    assert link.ticket_id is not None
-    return link.ticket_id
-
-
-def messages(stack: Stack, ticket_id: int) -> list[Json]:
-    return sorted(stack.gorgias.state.ticket_messages(ticket_id), key=lambda m: m["id"])
-
-
-def from_slack(stack: Stack, ticket_id: int) -> list[Json]:
-    return [m for m in messages(stack, ticket_id) if (m["external_id"] or "").startswith("slack:")]
 
 
 def thread(channel: Channel, ts: str) -> list[Message]:
@@ -175,12 +112,9 @@ async def test_bot_messages_are_never_mirrored(stack: Stack) -> None:
 
 async def test_edit_and_delete_add_notes(stack: Stack) -> None:
     """Editing a reply adds an "edited" note; deleting it adds a "deleted" note."""
-    customer, agent, channel = workspace(stack.slack)
-    ts, ticket_id = await ticketed(stack, customer, agent, channel, "Refund not received")
-    reply_ts = await stack.slack.user_posts(agent, channel, "Refund sent on Monday", ts)
-    await settle(stack)
-    await stack.slack.user_edits(agent, channel, reply_ts, "Refund sent on Tuesday")
-    await settle(stack)
+    agent, channel, ticket_id, reply_ts = await edited_reply(
+        stack, "Refund not received", "Refund sent on Monday", "Refund sent on Tuesday"
+    )
     await stack.slack.user_deletes(agent, channel, reply_ts)
     await settle(stack)
     bodies = [m["body_text"] for m in from_slack(stack, ticket_id)]
@@ -223,20 +157,13 @@ async def test_agent_reply_in_gorgias_appears_once_in_the_thread(stack: Stack) -
 
 async def test_internal_notes_are_posted_when_configured(database: Database) -> None:
     """With TICKETBOLT_SYNC_INTERNAL_NOTES an agent's internal note reaches the thread, marked."""
-    async with (
-        emulators() as (slack, gorgias),
-        running_app(
-            database,
-            slack,
-            gorgias,
-            TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN,
-            TICKETBOLT_SYNC_INTERNAL_NOTES="true",
-        ) as stack,
-    ):
+    async with emulated_app(
+        database, TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=TOKEN, TICKETBOLT_SYNC_INTERNAL_NOTES="true"
+    ) as stack:
         await hook_up(stack)
-        customer, agent, channel = workspace(slack)
+        customer, agent, channel = workspace(stack.slack)
         ts, ticket_id = await ticketed(stack, customer, agent, channel, "Lost voucher")
-        await gorgias.agent_reply(
+        await stack.gorgias.agent_reply(
             ticket_id, "Issue a new code", agent_name="Sam Agent", public=False
         )
         await settle(stack)
@@ -288,7 +215,7 @@ async def test_wrong_token_is_refused_and_changes_nothing(
 
 async def test_webhook_without_configured_token_is_not_found(database: Database) -> None:
     """With no TICKETBOLT_GORGIAS_WEBHOOK_TOKEN the endpoint is off: 404, nothing recorded."""
-    async with emulators() as (slack, gorgias), running_app(database, slack, gorgias) as stack:
+    async with emulated_app(database) as stack:
         async with (
             aiohttp.ClientSession() as session,
             session.post(

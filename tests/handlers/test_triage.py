@@ -6,67 +6,31 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.db import Database
-from tests.support.stack import Stack, emulators, eventually, running_app
-from ticketbolt.integrations.slack.emulator import SlackEmulator
-from ticketbolt.integrations.slack.emulator.state import Channel, User
+from tests.support.stack import Stack, drained
+from tests.support.triage import (
+    assignee,
+    replies,
+    ticketed,
+    ticketed_beside_outsiders,
+    triage_app,
+    workspace,
+)
 
 CHANNEL = "C0VIP"
 
 
 @pytest.fixture
 async def stack(database: Database, tmp_path: Path) -> AsyncIterator[Stack]:
-    channels = tmp_path / "channels.yml"
-    channels.write_text(
+    channels = (
         f"channels:\n  {CHANNEL}: {{mode: auto, tags: [vip, wholesale], priority: high}}\n"
         "defaults: {mode: emoji}\n"
     )
-    async with (
-        emulators() as (slack, gorgias),
-        running_app(
-            database, slack, gorgias, TICKETBOLT_AGENTS="UALEX,USAM", TICKETBOLT_CHANNELS=channels
-        ) as running,
-    ):
+    async with triage_app(database, tmp_path, channels) as running:
         yield running
-
-
-def workspace(slack: SlackEmulator) -> tuple[User, User, User, Channel]:
-    """A customer, two agents with Gorgias users, and a support channel in `emoji` mode."""
-    customer = slack.add_user("dana", real_name="Dana Customer", email="dana@shop.example")
-    alex = slack.add_user(
-        "alex", real_name="Alex Agent", email="alex@ourteam.example", user_id="UALEX"
-    )
-    sam = slack.add_user("sam", real_name="Sam Agent", email="sam@ourteam.example", user_id="USAM")
-    channel = slack.add_channel("support", members=[customer, alex, sam])
-    return customer, alex, sam, channel
-
-
-def replies(channel: Channel, ts: str) -> list[str]:
-    return [m.text for m in channel.messages.values() if m.thread_ts == ts and m.ts != ts]
-
-
-async def drained(stack: Stack) -> None:
-    async def idle() -> bool:
-        states = (await stack.runtime.queue.stats())["by_state"]
-        return states["queued"] == 0 and states["running"] == 0
-
-    await eventually(idle, timeout=60, what="the job queue to drain")
-
-
-def assignee(stack: Stack) -> Any:
-    [ticket] = stack.gorgias.tickets.values()
-    return (ticket["assignee_user"] or {}).get("email")
-
-
-async def ticketed(stack: Stack, customer: User, agent: User, channel: Channel) -> str:
-    ts = await stack.slack.user_posts(customer, channel, "My parcel is lost")
-    await stack.slack.user_reacts(agent, channel, ts, "ticket")
-    await drained(stack)
-    return ts
 
 
 async def test_claim_assigns_unclaim_unassigns_and_second_agent_reassigns(stack: Stack) -> None:
@@ -96,14 +60,8 @@ async def test_claim_assigns_unclaim_unassigns_and_second_agent_reassigns(stack:
 
 async def test_non_agent_and_external_user_claims_change_nothing(stack: Stack) -> None:
     """A member not in TICKETBOLT_AGENTS and a Slack Connect user cannot claim."""
-    stack.gorgias.state.add_user("Dana", "dana@shop.example")
-    stack.gorgias.state.add_user("Guest", "guest@partner.example")
-    customer, alex, _, channel = workspace(stack.slack)
-    guest = stack.slack.add_user("guest", email="guest@partner.example", team_id="TOTHER")
-    channel.members.append(guest.id)
-    ts = await ticketed(stack, customer, alex, channel)
-    before = replies(channel, ts)
-    for who in (customer, guest):
+    outsiders, channel, ts, before = await ticketed_beside_outsiders(stack, guest_in_gorgias=True)
+    for who in outsiders:
         await stack.slack.user_reacts(who, channel, ts, "raising_hand")
     await drained(stack)
     assert None is assignee(stack)

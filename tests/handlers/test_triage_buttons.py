@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.handlers.test_triage import assignee, drained, replies, stack, ticketed, workspace
-from tests.support.stack import Stack
+from tests.handlers.test_triage import stack
+from tests.support.stack import Stack, drained
+from tests.support.triage import (
+    assignee,
+    replies,
+    ticketed,
+    ticketed_beside_outsiders,
+    workspace,
+)
 from ticketbolt.handlers.blocks_triage import ASSIGN, TAKE_IT
 from ticketbolt.integrations.slack.emulator.state import Channel
 
@@ -57,18 +64,13 @@ async def test_take_it_by_a_non_agent_or_an_external_user_changes_nothing_and_sa
 ) -> None:
     """A member who is not in TICKETBOLT_AGENTS, and a Slack Connect user, are told that only
     agents take tickets; the assignee and the thread stay as they were."""
-    stack.gorgias.state.add_user("Dana", "dana@shop.example")
-    customer, alex, _, channel = workspace(stack.slack)
-    guest = stack.slack.add_user("guest", email="guest@partner.example", team_id="TOTHER")
-    channel.members.append(guest.id)
-    ts = await ticketed(stack, customer, alex, channel)
-    before = replies(channel, ts)
-    for who in (customer, guest):
+    outsiders, channel, ts, before = await ticketed_beside_outsiders(stack)
+    for who in outsiders:
         await stack.slack.block_action(who, channel, ticket_message(stack, channel, ts), TAKE_IT)
     await drained(stack)
     assert None is assignee(stack)
     assert before == replies(channel, ts)
-    for who in (customer, guest):
+    for who in outsiders:
         assert ["Only agents can take tickets (see TICKETBOLT_AGENTS)."] == told(stack, who.id)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.handlers.test_commands import command, rendered
-from tests.handlers.test_triage import drained, replies
 from tests.support.db import Database
-from tests.support.stack import Stack, emulators, running_app
+from tests.support.stack import Stack, drained
+from tests.support.triage import replies, triage_app
 from ticketbolt.integrations.slack.emulator import SlackEmulator
 from ticketbolt.integrations.slack.emulator.state import Channel, User
 
@@ -21,19 +21,13 @@ VIP = "C0VIP"
 
 @pytest.fixture
 async def stack(database: Database, tmp_path: Path) -> AsyncIterator[Stack]:
-    channels = tmp_path / "channels.yml"
-    channels.write_text(
+    channels = (
         "sla_policies: {vip: {first_response: 15m}}\n"
         f"channels:\n  {VIP}: {{mode: emoji, tags: [vip, wholesale], priority: high,"
         " assignee_team: 12, sla: vip, alert_channel: C0LEADS}\n"
         "defaults: {mode: emoji}\n"
     )
-    async with (
-        emulators() as (slack, gorgias),
-        running_app(
-            database, slack, gorgias, TICKETBOLT_AGENTS="UALEX,USAM", TICKETBOLT_CHANNELS=channels
-        ) as running,
-    ):
+    async with triage_app(database, tmp_path, channels) as running:
         running.gorgias.state.add_user("Alex Agent", "alex@ourteam.example")
         running.gorgias.state.add_user("Sam Agent", "sam@ourteam.example")
         yield running

@@ -3,8 +3,9 @@ internal note written as that user, over real HTTP against the emulators."""
 
 from __future__ import annotations
 
-from tests.handlers.test_sync import from_slack, settle, stack, ticketed, workspace
+from tests.handlers.test_sync import stack
 from tests.support.stack import Stack
+from tests.support.sync import edited_reply, from_slack, settle, ticketed, workspace
 
 __all__ = ["stack"]  # the fixture, shared with the thread-sync tests
 
@@ -14,12 +15,9 @@ async def test_agent_reply_is_a_note_whose_sender_is_the_agents_gorgias_user(sta
     internal note whose `sender` is that user, with Alex's words alone as its body; an edit
     is a further note by the same user that says so."""
     alex_user = stack.gorgias.state.add_user("Alex in Gorgias", "Alex@OurTeam.example")
-    customer, agent, channel = workspace(stack.slack)
-    ts, ticket_id = await ticketed(stack, customer, agent, channel, "Parcel lost")
-    reply = await stack.slack.user_posts(agent, channel, "Checking with the courier", ts)
-    await settle(stack)
-    await stack.slack.user_edits(agent, channel, reply, "Checked: it is in Lyon")
-    await settle(stack)
+    _, _, ticket_id, _ = await edited_reply(
+        stack, "Parcel lost", "Checking with the courier", "Checked: it is in Lyon"
+    )
     notes = from_slack(stack, ticket_id)
     assert [("internal-note", False, True)] * 2 == [
         (n["channel"], n["public"], n["from_agent"]) for n in notes

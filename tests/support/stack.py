@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,39 @@ async def running_app(
             if task is not None:
                 await task
             await runner.cleanup()
+
+
+@asynccontextmanager
+async def emulated_app(db: Database, *, worker: bool = True, **extra: Any) -> AsyncIterator[Stack]:
+    """The service (`running_app`) wired to a fresh pair of Slack and Gorgias emulators."""
+    async with (
+        emulators() as (slack, gorgias),
+        running_app(db, slack, gorgias, worker=worker, **extra) as running,
+    ):
+        yield running
+
+
+def guarded_app(
+    db: Database, admin_token: str, webhook_token: str
+) -> AbstractAsyncContextManager[Stack]:
+    """The service with its admin API and Gorgias webhook on behind these tokens, and no worker:
+    the jobs it records stay queued for a test to see."""
+    return emulated_app(
+        db,
+        worker=False,
+        TICKETBOLT_ADMIN_TOKEN=admin_token,
+        TICKETBOLT_GORGIAS_WEBHOOK_TOKEN=webhook_token,
+    )
+
+
+async def drained(stack: Stack) -> None:
+    """Wait until the job queue has nothing queued and nothing running."""
+
+    async def idle() -> bool:
+        states = (await stack.runtime.queue.stats())["by_state"]
+        return states["queued"] == 0 and states["running"] == 0
+
+    await eventually(idle, timeout=60, what="the job queue to drain")
 
 
 @asynccontextmanager

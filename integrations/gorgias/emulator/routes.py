@@ -83,6 +83,13 @@ def _listing(request: web.Request, items: list[Json], default_order: str) -> web
     return web.json_response(page(items, request.query, request.path_qs, default_order))
 
 
+def _found(item: Json | None) -> web.Response:
+    """`item` as the answer; 404 when the look-up found none."""
+    if item is None:
+        raise ApiError(404, "Resource not found.")
+    return web.json_response(item)
+
+
 def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE]
 
@@ -163,15 +170,11 @@ async def ticket_tags(request: web.Request) -> web.Response:
 
 
 async def list_surveys(request: web.Request) -> web.Response:
-    surveys = _state(request).find_surveys(request.query)
-    return _listing(request, surveys, "created_datetime:desc")
+    return _listing(request, _state(request).find_surveys(request.query), "created_datetime:desc")
 
 
 async def get_survey(request: web.Request) -> web.Response:
-    survey = _state(request).surveys.get(_id(request))
-    if survey is None:
-        raise ApiError(404, "Resource not found.")
-    return web.json_response(survey)
+    return _found(_state(request).surveys.get(_id(request)))
 
 
 async def create_customer(request: web.Request) -> web.Response:
@@ -180,23 +183,16 @@ async def create_customer(request: web.Request) -> web.Response:
 
 
 async def list_customers(request: web.Request) -> web.Response:
-    customers = _state(request).find_customers(request.query)
-    return _listing(request, customers, "created_datetime:desc")
+    return _listing(request, _state(request).find_customers(request.query), "created_datetime:desc")
 
 
 async def get_customer(request: web.Request) -> web.Response:
-    customer = _state(request).customers.get(_id(request))
-    if customer is None:
-        raise ApiError(404, "Resource not found.")
-    return web.json_response(customer)
+    return _found(_state(request).customers.get(_id(request)))
 
 
 async def get_user(request: web.Request) -> web.Response:
     state, user_id = _state(request), _id(request)
-    user = state.me if user_id == 0 else state.users.get(user_id)
-    if user is None:
-        raise ApiError(404, "Resource not found.")
-    return web.json_response(user)
+    return _found(state.me if user_id == 0 else state.users.get(user_id))
 
 
 async def list_users(request: web.Request) -> web.Response:
