@@ -207,8 +207,10 @@ def parse_rate_limit(spec: str) -> tuple[int, float]:
     return capacity, window
 
 
-# How much uneven delay between our send and the server's count the headroom should absorb.
-JITTER_ALLOWANCE_SECONDS = 0.25
+# How much uneven delay between our send and the server's count the headroom should absorb. Half
+# a second covers a busy event loop on a loaded machine; for Slack's and Gorgias' real limits
+# (under two requests a second) the headroom stays one request, so only fast limits give more.
+JITTER_ALLOWANCE_SECONDS = 0.5
 
 
 class _BucketShape:
@@ -222,7 +224,7 @@ class _BucketShape:
         self.rate = capacity / window_seconds
         # Requests reach the server after uneven delays (network, a busy event loop), which
         # bunches them up on arrival. Keeping `headroom` requests free absorbs that; it only
-        # shrinks the burst, never the sustained rate. Default: one request, or 250 ms' worth.
+        # shrinks the burst, never the sustained rate. Default: one request, or 500 ms' worth.
         if headroom is None:
             headroom = max(1.0, self.rate * JITTER_ALLOWANCE_SECONDS)
         self.effective = max(1.0, capacity - headroom)
