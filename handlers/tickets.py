@@ -46,7 +46,9 @@ class TicketService:
             actor = await reader.person(reactor)
             auto = p.get("source") == "auto"  # the author is the customer (handlers/routing.py)
             if not auto and not actor.member_of(team):
-                await self._audit(p, "create", "denied", detail="reactor is not a workspace member")
+                await audit_job(
+                    self._deps, p, "create", "denied", detail="reactor is not a workspace member"
+                )
                 return
             context = await reader.message(channel, ts, with_thread=False)
             await self._deps.links.claim(
@@ -149,7 +151,7 @@ class TicketService:
         if self._deps.sla is not None:  # the channel's SLA clocks (handlers/sla.py)
             thread = p.get("thread_ts") or p["ts"]
             await self._deps.sla.start(p["team_id"], p["channel"], p["ts"], thread, ticket.id)
-        await self._audit(p, "create", "ok", ticket_id=ticket.id)
+        await audit_job(self._deps, p, "create", "ok", ticket_id=ticket.id)
         return int(ticket.id)
 
     async def _announce(
@@ -174,11 +176,11 @@ class TicketService:
         reader = SlackReader(self._deps.slack, team, self._deps.slack_directory)
         actor = await reader.person(actor_id)
         if not await self._may_resolve(actor_id, actor.member_of(team)):
-            await self._audit(p, action, "denied", detail="not an allowed agent")
+            await audit_job(self._deps, p, action, "denied", detail="not an allowed agent")
             return
         link = await self._deps.links.get(team, channel, ts)
         if link is None or link.ticket_id is None:
-            await self._audit(p, action, "skipped", detail="message has no ticket")
+            await audit_job(self._deps, p, action, "skipped", detail="message has no ticket")
             return
         try:
             ticket = await (
@@ -194,7 +196,7 @@ class TicketService:
         await self._deps.links.set_status(link.ticket_id, ticket.status)
         if self._deps.sla is not None:  # a close stops its SLA clocks, a reopen resumes them
             await self._deps.sla.status_changed(link.ticket_id, ticket.status)
-        await self._audit(p, action, "ok", ticket_id=link.ticket_id)
+        await audit_job(self._deps, p, action, "ok", ticket_id=link.ticket_id)
         url = self._gorgias.ticket_link(link.ticket_id)
         text, blks = blocks.ticket_status(link.ticket_id, url, status, f"<@{actor_id}>")
         await self.post_once(job, channel, link.thread_ts, text, blks, marker=f"{url}|{status}")
@@ -262,7 +264,8 @@ class TicketService:
     ) -> None:
         if not gives_up(exc, job.last_attempt):
             return
-        await self._audit(
+        await audit_job(
+            self._deps,
             job.payload,
             action.split(maxsplit=1)[0],
             "failed",
@@ -275,17 +278,6 @@ class TicketService:
             )
         except SlackApiError:
             log.warning("could not post the failure notice", exc_info=True)
-
-    async def _audit(
-        self,
-        p: dict[str, Any],
-        action: str,
-        outcome: str,
-        *,
-        ticket_id: int | None = None,
-        detail: str = "",
-    ) -> None:
-        await audit_job(self._deps, p, action, outcome, ticket_id=ticket_id, detail=detail)
 
 
 async def audit_job(

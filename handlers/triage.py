@@ -50,7 +50,9 @@ class Claims:
                 user
             )
             if not await self._agents.is_agent(person, team):
-                await self._audit(payload, "claim", "denied", detail="not an allowed agent")
+                await audit_job(
+                    self._deps, payload, "claim", "denied", detail="not an allowed agent"
+                )
                 return False
             await self._deps.jobs.enqueue(
                 "create_ticket",
@@ -77,7 +79,7 @@ class Claims:
         )
         action = "claim" if p["assign"] else "unclaim"
         if not await self._agents.is_agent(person, team):
-            await self._audit(p, action, "denied", detail="not an allowed agent")
+            await audit_job(self._deps, p, action, "denied", detail="not an allowed agent")
             return
         link = await self._deps.links.get(team, channel, ts)
         if link is None or link.ticket_id is None:
@@ -88,19 +90,23 @@ class Claims:
         ticket_id = link.ticket_id
         user = await gorgias.find_user_by_email(person.email) if person.email else None
         if user is None:
-            await self._audit(p, action, "denied", ticket_id=ticket_id, detail="no Gorgias user")
+            await audit_job(
+                self._deps, p, action, "denied", ticket_id=ticket_id, detail="no Gorgias user"
+            )
             if p["assign"]:
                 await self.tell(channel, user_id, ui.no_gorgias_user(person.email), link.thread_ts)
             return
         current = (await gorgias.get_ticket(ticket_id)).assignee_user
         if p["assign"] == (current is not None and current.id == user.id):
-            await self._audit(p, action, "skipped", ticket_id=ticket_id, detail="nothing to do")
+            await audit_job(
+                self._deps, p, action, "skipped", ticket_id=ticket_id, detail="nothing to do"
+            )
             return  # already theirs, or (unclaiming) someone else took it since
         new = user.id if p["assign"] else None
         # Recorded first, so the helpdesk's echo of this change (sync_gorgias) says nothing.
         await self._deps.mirror.set_assignee(ticket_id, new)
         await gorgias.assign_ticket(ticket_id, new)
-        await self._audit(p, action, "ok", ticket_id=ticket_id)
+        await audit_job(self._deps, p, action, "ok", ticket_id=ticket_id)
         url = gorgias.ticket_link(ticket_id)
         before = (current.name or current.email) if current is not None else None
         text, blks = (
@@ -126,17 +132,6 @@ class Claims:
             )
         except SlackApiError:
             log.warning("could not tell %s why the claim failed", user, exc_info=True)
-
-    async def _audit(
-        self,
-        p: dict[str, Any],
-        action: str,
-        outcome: str,
-        *,
-        ticket_id: int | None = None,
-        detail: str = "",
-    ) -> None:
-        await audit_job(self._deps, p, action, outcome, ticket_id=ticket_id, detail=detail)
 
 
 def _who(person: Person) -> str:

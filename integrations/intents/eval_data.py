@@ -22,6 +22,22 @@ class EvalDataError(ValueError):
     """A CSV file cannot be read or lacks the text or label column."""
 
 
+def _table(file: Path, text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV's column names (stripped) and rows; it must have the `text` column."""
+    try:
+        with file.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = [name.strip() for name in reader.fieldnames or []]
+            if text not in columns:
+                raise EvalDataError(
+                    f"{file}: no '{text}' column (found: {', '.join(columns) or 'none'})"
+                )
+            reader.fieldnames = columns
+            return columns, list(reader)
+    except OSError as error:
+        raise EvalDataError(f"{file}: cannot read: {error}") from error
+
+
 def read_rows(
     path: Path | str, *, text_column: str | None = None, label_column: str | None = None
 ) -> list[Row]:
@@ -30,28 +46,18 @@ def read_rows(
     file = Path(path)
     text = text_column or TEXT_COLUMN
     accepted = (label_column,) if label_column else LABEL_COLUMNS
-    try:
-        with file.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            if text not in columns:
-                raise EvalDataError(
-                    f"{file}: no '{text}' column (found: {', '.join(columns) or 'none'})"
-                )
-            label = next((name for name in accepted if name in columns), None)
-            if label is None:
-                raise EvalDataError(
-                    f"{file}: no label column; expected one of {', '.join(accepted)} "
-                    f"(found: {', '.join(columns)})"
-                )
-            reader.fieldnames = columns
-            rows = [
-                (row[text].strip(), row[label].strip())
-                for row in reader
-                if (row.get(text) or "").strip() and (row.get(label) or "").strip()
-            ]
-    except OSError as error:
-        raise EvalDataError(f"{file}: cannot read: {error}") from error
+    columns, table = _table(file, text)
+    label = next((name for name in accepted if name in columns), None)
+    if label is None:
+        raise EvalDataError(
+            f"{file}: no label column; expected one of {', '.join(accepted)} "
+            f"(found: {', '.join(columns)})"
+        )
+    rows = [
+        (row[text].strip(), row[label].strip())
+        for row in table
+        if (row.get(text) or "").strip() and (row.get(label) or "").strip()
+    ]
     if not rows:
         raise EvalDataError(f"{file}: no labelled rows")
     return rows
@@ -60,21 +66,9 @@ def read_rows(
 def read_texts(path: Path | str, *, text_column: str | None = None) -> list[str]:
     """The messages of a CSV with a header and a `text` (or `text_column`) column; other
     columns, labels included, are ignored (out-of-scope sets need none)."""
-    file = Path(path)
-    text = text_column or TEXT_COLUMN
-    try:
-        with file.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            if text not in columns:
-                raise EvalDataError(
-                    f"{file}: no '{text}' column (found: {', '.join(columns) or 'none'})"
-                )
-            reader.fieldnames = columns
-            texts = [(row.get(text) or "").strip() for row in reader]
-    except OSError as error:
-        raise EvalDataError(f"{file}: cannot read: {error}") from error
-    texts = [t for t in texts if t]
+    file, text = Path(path), text_column or TEXT_COLUMN
+    _, table = _table(file, text)
+    texts = [t for row in table if (t := (row.get(text) or "").strip())]
     if not texts:
         raise EvalDataError(f"{file}: no messages")
     return texts
