@@ -63,6 +63,7 @@ from ticketbolt.integrations.resilience import (
     RedisLeakyBucket,
     parse_rate_limit,
 )
+from ticketbolt.integrations.slack.identity import BotIdentity, SharedAuthorize
 from ticketbolt.integrations.slack.limits import Allowance
 from ticketbolt.integrations.slack.throttle import SlackThrottle, ThrottledWebClient
 
@@ -223,7 +224,11 @@ def slack_throttle(
 
 
 def slack_directory(
-    settings: Settings, slack: AsyncWebClient, redis: Redis | None, stack: AsyncExitStack
+    settings: Settings,
+    slack: AsyncWebClient,
+    redis: Redis | None,
+    stack: AsyncExitStack,
+    identity: BotIdentity,
 ) -> SlackDirectory:
     """People, channel names and messages seen live (handlers/slack_directory.py): apart from
     the LLM layers, so a busy channel never evicts those; in Redis, shared by replicas."""
@@ -234,7 +239,9 @@ def slack_directory(
         )
         stack.push_async_callback(shared.aclose)
         cache = shared
-    return SlackDirectory(slack, cache, message_ttl=settings.message_cache_minutes * 60)
+    return SlackDirectory(
+        slack, cache, message_ttl=settings.message_cache_minutes * 60, identity=identity
+    )
 
 
 def gorgias_client(
@@ -384,7 +391,10 @@ async def open_runtime(
             sla=(sla := sla_service(settings, channels, routing, sessions, queue.wakeup)),
             csat=satisfaction(settings, queue, gorgias, routing, sla),  # scores in the thread
             summaries=summary_service(settings, cache, llm),  # tickets open with a summary
-            slack_directory=slack_directory(settings, slack, redis, stack),
+            # One auth.test per process, for Bolt's authorisation and the permalinks.
+            slack_directory=slack_directory(
+                settings, slack, redis, stack, identity := BotIdentity(slack)
+            ),
         )
         signing = settings.slack_signing_secret
         # Without a bot token there is no Slack app to serve (operator commands still work).
@@ -395,6 +405,7 @@ async def open_runtime(
                 events=events,
                 metrics=metrics,
                 deps=deps,
+                authorize=SharedAuthorize(identity, settings.slack_bot_token.get_secret_value()),
             )
             if settings.slack_bot_token
             else None

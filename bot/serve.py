@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -157,6 +158,8 @@ async def work(
     workers apart from web replicas, or as `ticketbolt run`'s supervised child."""
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
+    if supervised and settings.worker_nice:
+        os.nice(settings.worker_nice)  # acknowledgements in the parent come first
     async with open_runtime(settings) as runtime:
         await migrate(runtime)
         ops = await start_ops(runtime)

@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     worker_process: Literal["auto", "process", "inline", "off"] = Field(
         "auto", validation_alias="TICKETBOLT_WORKER_PROCESS"
     )
+    # The supervised child worker's scheduling priority, added to the server's (nice(2)): on
+    # a busy host the kernel gives the acknowledgements the core first. Off by default: a
+    # starved worker can stall past its job lease, and another worker then runs the job too.
+    worker_nice: int = Field(0, ge=0, le=19, validation_alias="TICKETBOLT_WORKER_NICE")
     # The supervised worker's /metrics and /readyz (its job and upstream counters live there).
     worker_metrics_port: int | None = Field(
         None, ge=0, le=65535, validation_alias="TICKETBOLT_WORKER_METRICS_PORT"

@@ -24,6 +24,7 @@ from ticketbolt.cache.base import Cache, CacheUnavailable
 from ticketbolt.cache.memory import MemoryCache
 from ticketbolt.handlers.deps import Deps
 from ticketbolt.handlers.filters import CONTENT_SUBTYPES
+from ticketbolt.integrations.slack.identity import BotIdentity
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +93,13 @@ class SlackDirectory:
         *,
         message_ttl: float = 0.0,
         lookup_ttl: float = LOOKUP_TTL,
+        identity: BotIdentity | None = None,
     ):
         self._client = client
         self._cache: Cache = cache if cache is not None else MemoryCache(1_000)
         self._message_ttl = message_ttl
         self._lookup_ttl = lookup_ttl
-        self._workspace_url: str | None = None
-        self._url_lock = asyncio.Lock()
+        self._identity = identity if identity is not None else BotIdentity(client)
         self._loading: dict[str, asyncio.Future[Any]] = {}
 
     async def _get(self, key: str) -> Any:
@@ -179,12 +180,8 @@ class SlackDirectory:
     # -- permalinks -------------------------------------------------------------------------
 
     async def workspace_url(self) -> str:
-        """`auth.test`'s `url`, asked once per process (concurrent first askers share it)."""
-        if self._workspace_url is None:
-            async with self._url_lock:
-                if self._workspace_url is None:
-                    self._workspace_url = str((await self._client.auth_test())["url"])
-        return self._workspace_url
+        """`auth.test`'s `url`, asked once per process (shared with Bolt's authorisation)."""
+        return await self._identity.workspace_url()
 
     async def permalink(self, channel_id: str, ts: str, thread_ts: str | None = None) -> str:
         return permalink(await self.workspace_url(), channel_id, ts, thread_ts)

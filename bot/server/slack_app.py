@@ -24,11 +24,12 @@ log = logging.getLogger("ticketbolt.slack")
 
 
 class _ClientGivenOnPurpose(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client we pass wins over it; the
-    client holds that same token, so the warning only alarms operators."""
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client and the `authorize` we pass
+    win over it; both use that same token, so the warnings would only alarm operators."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
+        message = record.getMessage()
+        return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 _CLIENT_GIVEN = _ClientGivenOnPurpose()

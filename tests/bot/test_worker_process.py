@@ -76,10 +76,23 @@ async def test_the_child_worker_makes_the_tickets_restarts_and_dies_with_its_par
         agent, channel, stamps = seed(slack, 5)
         # An hour between polls: only the parent's wake-ups can bring the child to new jobs.
         env = process_env(
-            slack, gorgias, db, REDIS_URL=redis_url, TICKETBOLT_JOB_POLL_INTERVAL="3600"
+            slack,
+            gorgias,
+            db,
+            REDIS_URL=redis_url,
+            TICKETBOLT_JOB_POLL_INTERVAL="3600",
+            TICKETBOLT_WORKER_NICE="10",
         )
         server, parent = await started(stack, env, tmp_path)
         first = await one_child(parent)
+        # Ticket work yields the core to acknowledgements (TICKETBOLT_WORKER_NICE).
+        await eventually(
+            lambda: (
+                os.getpriority(os.PRIO_PROCESS, first)
+                == os.getpriority(os.PRIO_PROCESS, parent) + 10
+            ),
+            what="the child at a lower priority",
+        )
         slack.events_url = f"{server.url}/slack/events"
 
         async def ticket(i: int) -> None:
