@@ -9,7 +9,8 @@ process, whose worker turns them into tickets (the messages are seeded in the Sl
 
 RSS by tier: the service idle with tier 2 off (`TICKETBOLT_ENCODER_MODEL=off`: the tier-1
 classifier alone) beside the defaults, and a fresh process (`bench/tiers_probe.py`) read after
-the interpreter, after the service's imports, and after building the assistant either way.
+the interpreter, after the service's imports, after loading the tier-1 encoder, and after
+building the assistant either way.
 """
 
 from __future__ import annotations

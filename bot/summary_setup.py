@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import openai
+from typing import TYPE_CHECKING
 
 from ticketbolt.bot.settings import Settings
 from ticketbolt.cache.base import Cache
@@ -10,6 +10,9 @@ from ticketbolt.cache.layers import CacheLayer
 from ticketbolt.handlers.summary import Summaries
 from ticketbolt.integrations.llm.summary import LlmSummarizer
 from ticketbolt.integrations.resilience import CircuitBreaker
+
+if TYPE_CHECKING:  # the client is built, and openai imported, only when an LLM is configured
+    import openai
 
 
 def summary_service(

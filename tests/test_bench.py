@@ -99,7 +99,7 @@ def test_memory_reports_startup_and_rss_after_every_event_is_acked() -> None:
     assert tiers["service_idle_tier1_only"]["rss_mb"] > 0
     assert ["tier1", "default"] == [run["mode"] for run in tiers["probes"]]
     for run in tiers["probes"]:
-        assert [s["rss_mb"] > 0 for s in run["steps"]] == [True] * 3
+        assert [s["rss_mb"] > 0 for s in run["steps"]] == [True] * 4
     ingest = report["ingest"]
     assert 0 == ingest["errors"]
     assert ingest["events_sent"] == ingest["events_ok"]

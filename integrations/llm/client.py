@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from ticketbolt.cache.layers import content_hash
 from ticketbolt.integrations.intents.config import OTHER, IntentsConfig
 from ticketbolt.integrations.intents.kb import Passage
 from ticketbolt.integrations.intents.normalize import FENCE_TAG, fenced
 from ticketbolt.integrations.llm.grounding import grounded
+
+if TYPE_CHECKING:  # the client is built, and openai imported, only when an LLM is configured
+    import openai
 
 # Part of every intent cache key, beside a hash of the prompt text itself (`prompt_hash`).
 PROMPT_VERSION = "intent-v2"
@@ -77,6 +78,8 @@ def _usage(response: Any) -> Usage:
 
 async def _complete(client: openai.AsyncOpenAI, seconds: float, **request: Any) -> Any:
     """One chat completion, with openai's exceptions translated at this boundary."""
+    import openai  # noqa: PLC0415  (already imported by whoever built `client`)
+
     try:
         return await client.chat.completions.create(timeout=seconds, **request)
     except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as error:

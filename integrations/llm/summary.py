@@ -13,9 +13,7 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import openai
+from typing import TYPE_CHECKING, Any, Literal
 
 from ticketbolt.cache.layers import content_hash
 from ticketbolt.integrations.intents.normalize import FENCE_TAG, fenced
@@ -27,6 +25,9 @@ from ticketbolt.integrations.llm.client import (
     Usage,
 )
 from ticketbolt.integrations.resilience import CircuitBreaker, CircuitOpen
+
+if TYPE_CHECKING:  # the client is built, and openai imported, only when an LLM is configured
+    import openai
 
 PROMPT_VERSION = "summary-v1"
 Role = Literal["customer", "team", "bot"]
