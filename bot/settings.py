@@ -145,10 +145,12 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias="TICKETBOLT_JOB_LEASE_SECONDS")
     job_poll_interval: float = Field(0.5, gt=0, validation_alias="TICKETBOLT_JOB_POLL_INTERVAL")
     # Jobs one worker runs at once, per lane (bot/lanes.py): a customer's reply never waits
-    # behind a burst of tickets. Slots wait on I/O; upstream limiters bound the calls. Tickets
-    # and sync keep the old pool's 4: more ticket jobs at once, deferred together by Slack's
-    # per-channel limits, come back together and finish later, not sooner (measured).
-    lane_assistant: int = Field(16, ge=1, validation_alias="TICKETBOLT_LANE_ASSISTANT")
+    # behind a burst of tickets. Slots wait on I/O; upstream limiters bound the calls. A reply
+    # mostly awaits the LLM, so its lane holds as many customers as write at once (the openai
+    # client's pool, 1,000 connections, is no ceiling). Tickets and sync keep the old pool's
+    # 4: more ticket jobs at once, deferred together by Slack's per-channel limits, come back
+    # together and finish later, not sooner (measured).
+    lane_assistant: int = Field(64, ge=1, validation_alias="TICKETBOLT_LANE_ASSISTANT")
     lane_tickets: int = Field(4, ge=1, validation_alias="TICKETBOLT_LANE_TICKETS")
     lane_sync: int = Field(4, ge=1, validation_alias="TICKETBOLT_LANE_SYNC")
     # Optional ceiling on every lane (before lanes: the one pool of slots for all jobs).

@@ -10,15 +10,25 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from ticketbolt.bot.db.jobs import JobQueue, JobRecord
 from ticketbolt.bot.logs import bind_correlation_id, clear_correlation_id
 from ticketbolt.bot.metrics import Metrics
+from ticketbolt.bot.worker_completions import Completions
 from ticketbolt.handlers.deps import JobHandler, PermanentJobError
 from ticketbolt.handlers.failures import classify, deferral
 from ticketbolt.integrations.resilience import deferrable
 
 log = logging.getLogger("ticketbolt.worker")
+
+# Before a write, a lease with less than this share of its length left is renewed first.
+FENCE_SHARE = 0.5
+_LOST = datetime.min.replace(tzinfo=UTC)
+
+
+class LeaseLost(Exception):
+    """The job's lease passed to another worker while this one stalled: its writes stop."""
 
 
 def worker_id() -> str:
@@ -73,14 +83,19 @@ class Worker:
         self._maintenance = maintenance
         self._maintenance_interval = maintenance_interval
         self._next_maintenance = 0.0
+        self._completions = Completions(queue, self.owner)
+        # Until when each running job's lease is known to be this worker's (see `_fence`).
+        self._held_until: dict[int, datetime] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"owner": self.owner})
         renewing = asyncio.create_task(self._renew_leases())
         listening = asyncio.create_task(self._queue.listen(stop))
+        self._completions.start()
         try:
             await self._loop(stop)
         finally:
+            await self._completions.stop()
             renewing.cancel()
             listening.cancel()
 
@@ -90,10 +105,15 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             ids = [job.id for job in self._running.values()]
+            until = self._queue.now() + timedelta(seconds=self._queue.lease_seconds)
             try:
-                await self._queue.extend(ids, self.owner)
+                held = await self._queue.extend(ids, self.owner)
             except Exception:  # the database may be briefly down; the next round tries again
                 log.warning("renewing job leases failed", exc_info=True)
+                continue
+            for job_id in ids:  # a shortfall: which was lost is unknown, so each write asks
+                if job_id in self._held_until:
+                    self._held_until[job_id] = until if held == len(ids) else _LOST
 
     def _lane_kinds(self, unknown: frozenset[str]) -> dict[str, frozenset[str]]:
         named = frozenset().union(*(lane.kinds for lane in self._lanes))
@@ -106,34 +126,63 @@ class Worker:
         while not stop.is_set():
             await self._maintain()
             self._queue.wakeup.clear()
+            free = {
+                lane.name: lane.slots
+                - sum(1 for name in self._lane_of.values() if name == lane.name)
+                for lane in self._lanes
+            }
+            wanted = [lane for lane in self._lanes if free[lane.name] > 0]
             more = False
-            for lane in self._lanes:
-                free = lane.slots - sum(1 for name in self._lane_of.values() if name == lane.name)
-                if free > 0:
-                    jobs = await self._claim(lane, free)
-                    more = more or len(jobs) == free  # a full batch: more may be due
-                    for job in jobs:
-                        self._start(lane, job)
+            for lane, jobs in zip(wanted, await self._claim(wanted, free), strict=True):
+                more = more or len(jobs) == free[lane.name]  # a full batch: more may be due
+                for job in jobs:
+                    self._start(lane, job)
             if not more:
                 await self._idle(stop)
         await self._drain()
 
-    async def _claim(self, lane: Lane, limit: int) -> list[JobRecord]:
-        try:
-            return await self._queue.claim(self.owner, limit, kinds=self._kinds[lane.name])
-        except Exception:  # the database may be briefly down; keep the worker alive
-            log.exception("claiming jobs failed", extra={"lane": lane.name})
+    async def _claim(self, lanes: list[Lane], free: dict[str, int]) -> list[list[JobRecord]]:
+        """Up to each lane's free slots of its kinds, every lane in one transaction."""
+        if not lanes:
             return []
+        wants = [(free[lane.name], self._kinds[lane.name]) for lane in lanes]
+        try:
+            return await self._queue.claim_each(self.owner, wants)
+        except Exception:  # the database may be briefly down; keep the worker alive
+            log.exception("claiming jobs failed", extra={"lanes": [lane.name for lane in lanes]})
+            return [[] for _ in lanes]
 
     def _start(self, lane: Lane, job: JobRecord) -> None:
+        lease = timedelta(seconds=self._queue.lease_seconds)
+        self._held_until[job.id] = self._queue.now() + lease
         task = asyncio.create_task(self._execute(job))
         self._running[task] = job
         self._lane_of[task] = lane.name
         task.add_done_callback(self._forget)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
+        job = self._running.pop(task, None)
+        if job is not None:
+            self._held_until.pop(job.id, None)
         self._lane_of.pop(task, None)
+
+    def _fence(self, job: JobRecord) -> Callable[[], Awaitable[None]]:
+        """Runs before each upstream write of `job`. A lease renewed on schedule has more than
+        half its length left and costs nothing; after a stall (a starved process, a paused
+        VM) the lease is renewed in the database first. If another worker claimed the job
+        meanwhile, `LeaseLost` stops the write: that worker runs the job, after looking up
+        what this attempt did, and two writes of one job never race."""
+        lease = timedelta(seconds=self._queue.lease_seconds)
+
+        async def fence() -> None:
+            now = self._queue.now()
+            if now < self._held_until.get(job.id, _LOST) - lease * FENCE_SHARE:
+                return
+            if await self._queue.extend([job.id], self.owner) == 0:
+                raise LeaseLost(f"job {job.id} is held by another worker now")
+            self._held_until[job.id] = self._queue.now() + lease
+
+        return fence
 
     async def _maintain(self) -> None:
         """At most once per interval: look for jobs of kinds no handler knows (the last lane
@@ -185,11 +234,19 @@ class Worker:
             if handler is None:
                 raise PermanentJobError(f"no handler for job kind {job.kind!r}")
             # Its upstream calls raise `Deferred` rather than hold this slot through a long wait.
-            with deferrable() as attempt:
+            with deferrable(self._fence(job)) as attempt:
                 await handler(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if _lease_lost(exc):
+                outcome = "lease_lost"
+                log.warning(
+                    "job taken over by another worker after this one stalled; its write was "
+                    "not sent",
+                    extra={"job_id": job.id, "kind": job.kind},
+                )
+                return
             if (retry_after := deferral(exc)) is not None:
                 outcome = "deferred"
                 await self._defer(job, exc, retry_after, wrote=attempt.writes > 0)
@@ -212,7 +269,7 @@ class Worker:
             else:
                 log.warning("job attempt failed", extra={**extra, "cause": kind}, exc_info=exc)
         else:
-            await self._queue.complete(job, self.owner)
+            await self._completions.complete(job)
         finally:
             self._metrics.jobs.labels(job.kind, outcome).inc()
             self._metrics.job_seconds.labels(job.kind).observe(time.perf_counter() - started)
@@ -235,3 +292,15 @@ class Worker:
             "job deferred by a rate limit",
             extra={"job_id": job.id, "kind": job.kind, "retry_in_s": round(retry_after, 3)},
         )
+
+
+def _lease_lost(exc: BaseException) -> bool:
+    """`LeaseLost`, raised by the fence, possibly wrapped by the handler on its way out."""
+    link: BaseException | None = exc
+    seen: set[int] = set()
+    while link is not None and id(link) not in seen:  # a chain can loop back on itself
+        if isinstance(link, LeaseLost):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False

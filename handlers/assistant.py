@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from ticketbolt.handlers.assistant_choice import (
@@ -13,6 +15,7 @@ from ticketbolt.handlers.assistant_choice import (
 )
 from ticketbolt.handlers.assistant_handoff import HANDOFF_JOB, Handoff
 from ticketbolt.handlers.deps import Deps, JobLike
+from ticketbolt.handlers.failures import classify
 from ticketbolt.handlers.filters import is_human_message
 from ticketbolt.handlers.posting import post_once
 
@@ -38,6 +41,20 @@ def conversation_of(team: str, channel: str, event: dict[str, Any], in_dm: bool)
     if in_dm:
         return f"{team}:{channel}:dm", ""
     return f"{team}:{channel}:{event['ts']}", event["ts"]
+
+
+@asynccontextmanager
+async def kept_if_unanswered(
+    job: JobLike, turns: Any, conversation: str, customer: tuple[str, str, str, str, None]
+) -> AsyncIterator[None]:
+    """The customer's message is stored with its answer, after the post; when the job fails
+    for good, it is stored anyway, so a later hand-off's transcript still carries it."""
+    try:
+        yield
+    except Exception as exc:
+        if job.last_attempt or classify(exc) == "permanent":
+            await turns.add_each(conversation, [customer])
+        raise
 
 
 def register(app: Any, deps: Deps) -> None:
@@ -85,32 +102,42 @@ def register(app: Any, deps: Deps) -> None:
 
     async def run_reply(job: JobLike) -> None:
         p = job.payload
-        engine, turns = deps.assistant, deps.turns
-        handed_off = await handoff.open_for(p)
+        engine, turns, conversation = deps.assistant, deps.turns, p["conversation"]
+        # One read for the conversation and its latest hand-off: each read and write here is
+        # a round of the database that every customer's reply shares.
+        history, marker = await turns.recent(conversation, "handoff")
+        handed_off = await handoff.open_after(p, marker)
         if handed_off is not None:
             await handoff.follow_up(job, p, handed_off)
             return
         if p["refused"]:
             await say(job, p, REFUSAL)
             return
-        history = await turns.history(p["conversation"])
-        await turns.add(p["conversation"], p["ts"], "customer", p["user"], p["text"])
         if any(t.message_ts == f"bot:{p['ts']}" for t in history):
             return  # answered by an earlier try that died before finishing
-        reply = await engine.reply(p["text"], history)
-        log.info(
-            "assistant decided",
-            extra={"intent": reply.intent, "stage": reply.stage, "action": reply.action},
-        )
-        if reply.action == "handoff":
-            await handoff.request(p, reply.intent, reply.reason)
-            return
-        blocks = None
-        if reply.options:
-            blocks = clarify_blocks(reply.text, reply.options, p["conversation"], p["ts"])
-        await say(job, p, reply.text, blocks=blocks)
+        customer = (p["ts"], "customer", p["user"], p["text"], None)
+        async with kept_if_unanswered(job, turns, conversation, customer):
+            reply = await engine.reply(p["text"], history)
+            log.info(
+                "assistant decided",
+                extra={"intent": reply.intent, "stage": reply.stage, "action": reply.action},
+            )
+            if reply.action == "handoff":
+                await turns.add_each(conversation, [customer])  # the hand-off's transcript has it
+                await handoff.request(p, reply.intent, reply.reason, history)
+                return
+            blocks = (
+                clarify_blocks(reply.text, reply.options, conversation, p["ts"])
+                if reply.options
+                else None
+            )
+            await say(job, p, reply.text, blocks=blocks)
+        # The message and its answer in one write, after the post: a retry finds no answer
+        # turn, decides again, and `say` does not post twice (the next message of the
+        # conversation runs only after this job, so nothing reads the turns in between).
         said = "clarify" if reply.action == "clarify" else reply.intent
-        await turns.add(p["conversation"], f"bot:{p['ts']}", "bot", "assistant", reply.text, said)
+        answer = (f"bot:{p['ts']}", "bot", "assistant", reply.text, said)
+        await turns.add_each(conversation, [customer, answer])
 
     async def say(
         job: JobLike,

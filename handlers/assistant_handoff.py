@@ -10,6 +10,7 @@ since the previous marker, as for 🎫.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,7 +57,7 @@ def since_closed(turns: list[Any]) -> list[Any]:
     return turns
 
 
-def root_of(turns: list[Any], ts: str) -> str:
+def root_of(turns: Sequence[Any], ts: str) -> str:
     """The first customer message since the last hand-off marker (else `ts` itself)."""
     root = ts
     for turn in reversed(turns):
@@ -87,8 +88,11 @@ class Handoff:
         Closure is known from the link (the Gorgias webhook keeps its status) or, when the
         link still says open, from Gorgias itself: the webhook may be off or not yet delivered.
         """
+        return await self.open_after(p, await self._deps.turns.latest(p["conversation"], "handoff"))
+
+    async def open_after(self, p: dict[str, Any], marker: Any) -> OpenHandoff | None:
+        """`open_for`, given the conversation's latest hand-off turn already read (or None)."""
         deps = self._deps
-        marker = await deps.turns.latest(p["conversation"], "handoff")
         if marker is None or not str(marker.message_ts).startswith(OPENED):
             return None
         root = str(marker.message_ts).removeprefix(OPENED)
@@ -142,7 +146,13 @@ class Handoff:
                 "I've added your message to it. A person will follow up here.",
             )
 
-    async def request(self, p: dict[str, Any], intent: str, reason: str) -> None:
+    async def request(
+        self,
+        p: dict[str, Any],
+        intent: str,
+        reason: str,
+        history: Sequence[Any] | None = None,
+    ) -> None:
         """Open the conversation's hand-off: reserve its ticket, record the job, then the marker.
 
         Each step is safe to repeat, and the marker comes last, so a retry of a job that died
@@ -151,7 +161,9 @@ class Handoff:
         """
         deps = self._deps
         team, channel, user = p["team_id"], p["channel"], p["user"]
-        root = root_of(await deps.turns.history(p["conversation"]), p["ts"])
+        if history is None:
+            history = await deps.turns.history(p["conversation"])
+        root = root_of(history, p["ts"])
         reserved = await deps.links.get(team, channel, root) is not None
         if not reserved and not await self._within_caps(team, user):
             await deps.audit.record(

@@ -48,10 +48,20 @@ _DEFERRABLE: ContextVar[bool] = ContextVar("ticketbolt_deferrable", default=Fals
 
 
 class Attempt:
-    """What one run of a job sent upstream that may have changed something there."""
+    """What one run of a job sent upstream that may have changed something there.
 
-    def __init__(self) -> None:
+    `fence`, when given, runs before each write: the worker's check that the job is still its
+    own (its lease not taken by another worker after a stall), raising to stop the write.
+    """
+
+    def __init__(self, fence: Callable[[], Awaitable[None]] | None = None) -> None:
         self.writes = 0
+        self._fence = fence
+
+    async def before_write(self) -> None:
+        if self._fence is not None:
+            await self._fence()
+        self.writes += 1
 
 
 _ATTEMPT: ContextVar[Attempt | None] = ContextVar("ticketbolt_attempt", default=None)
@@ -62,19 +72,19 @@ def may_defer() -> bool:
     return _DEFERRABLE.get()
 
 
-def note_write() -> None:
+async def note_write() -> None:
     """A request that may change something upstream is about to go out: if the job's attempt
-    ends early, what it did is no longer known for sure."""
+    ends early, what it did is no longer known for sure. The job's fence runs first."""
     attempt = _ATTEMPT.get()
     if attempt is not None:
-        attempt.writes += 1
+        await attempt.before_write()
 
 
 @contextmanager
-def deferrable() -> Iterator[Attempt]:
+def deferrable(fence: Callable[[], Awaitable[None]] | None = None) -> Iterator[Attempt]:
     """Mark the code inside as a job that may be rescheduled by `Deferred`; the `Attempt`
-    counts the writes it sent (`note_write`)."""
-    attempt = Attempt()
+    counts the writes it sent (`note_write`) and runs `fence` before each."""
+    attempt = Attempt(fence)
     token, attempt_token = _DEFERRABLE.set(True), _ATTEMPT.set(attempt)
     try:
         yield attempt

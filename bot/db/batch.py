@@ -9,27 +9,23 @@ every request in it fails and Slack retries each of them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ticketbolt.bot.db import heads
+from ticketbolt.bot.db.batcher import Batcher
 from ticketbolt.bot.db.models import Job, ProcessedEvent
 from ticketbolt.bot.db.notify import announce
 from ticketbolt.bot.db.upsert import insert_rows_returning
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
     job: dict[str, Any]
     event_id: str
-    done: asyncio.Future[bool] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
 
 
 class GroupCommit:
@@ -39,52 +35,37 @@ class GroupCommit:
         self, sessions: async_sessionmaker[Any], *, max_batch: int = 200, max_waiting: int = 10_000
     ):
         self._sessions = sessions
-        self._max_batch = max_batch
-        self._waiting: asyncio.Queue[_Pending] = asyncio.Queue(max_waiting)
-        self._task: asyncio.Task[None] | None = None
+        self._batcher = Batcher(
+            self._answers,
+            name="ticketbolt-group-commit",
+            max_batch=max_batch,
+            max_waiting=max_waiting,
+        )
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._batcher.running
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ticketbolt-group-commit")
+        self._batcher.start()
 
     async def stop(self) -> None:
         """Finish what is waiting, then stop; later submissions fall back to the caller."""
-        if self._task is None:
-            return
-        await self._waiting.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        await self._batcher.stop()
 
     async def submit(self, job: dict[str, Any], event_id: str) -> bool:
-        pending = _Pending(job, event_id)
-        await self._waiting.put(pending)  # bounded: a flood waits here instead of growing memory
-        return await pending.done
+        return await self._batcher.submit(_Pending(job, event_id))
 
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._waiting.get()]
-            while len(batch) < self._max_batch and not self._waiting.empty():
-                batch.append(self._waiting.get_nowait())
-            try:
-                created = await self._write(batch)
-            except Exception as exc:  # every request of the batch reports it; Slack retries
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(exc)
-            else:
-                first: set[str] = set()
-                for pending in batch:
-                    key = pending.job["idempotency_key"]
-                    if not pending.done.done():
-                        pending.done.set_result(key in created and key not in first)
-                    first.add(key)
-            for _ in batch:
-                self._waiting.task_done()
+    async def _answers(self, batch: list[_Pending]) -> list[bool]:
+        """Each request's answer: its key was new, and it was the first of its key here."""
+        created = await self._write(batch)
+        first: set[str] = set()
+        answers = []
+        for pending in batch:
+            key = pending.job["idempotency_key"]
+            answers.append(key in created and key not in first)
+            first.add(key)
+        return answers
 
     async def _write(self, batch: list[_Pending]) -> set[str]:
         events = sorted({p.event_id for p in batch if p.event_id})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -158,15 +158,27 @@ class JobQueue:
         With `kinds` the cost stays the same however long the backlog is (bot/db/claims.py);
         a worker's lane passes its kinds.
         """
-        if kinds is not None and not kinds:
-            return []
+        [jobs] = await self.claim_each(owner, [(limit, kinds)])
+        return jobs
+
+    async def claim_each(
+        self, owner: str, wants: Sequence[tuple[int, Collection[str] | None]]
+    ) -> list[list[JobRecord]]:
+        """`claim` for each (limit, kinds) of `wants`, all in one transaction: a worker's lanes
+        claim together, so a wake-up costs one round of the database and not one per lane."""
         now = self._clock()
-        statement = claim_statement(
-            owner=owner, now=now, lease_until=now + self._lease, limit=limit, kinds=kinds
-        )
+        claimed: list[list[JobRecord]] = []
         async with self._sessions.begin() as session:
-            rows = (await session.scalars(statement)).all()
-            return sorted((_record(row) for row in rows), key=lambda job: job.id)
+            for limit, kinds in wants:
+                if limit < 1 or (kinds is not None and not kinds):
+                    claimed.append([])
+                    continue
+                statement = claim_statement(
+                    owner=owner, now=now, lease_until=now + self._lease, limit=limit, kinds=kinds
+                )
+                rows = (await session.scalars(statement)).all()
+                claimed.append(sorted((_record(row) for row in rows), key=lambda job: job.id))
+        return claimed
 
     async def kinds_waiting(self) -> set[str]:
         """The kinds of the jobs that could be claimed now or later (queued heads)."""
@@ -176,6 +188,10 @@ class JobQueue:
     @property
     def lease_seconds(self) -> float:
         return self._lease.total_seconds()
+
+    def now(self) -> datetime:
+        """The queue's clock (leases and due times are read against it)."""
+        return self._clock()
 
     async def extend(self, job_ids: list[int], owner: str) -> int:
         """Renew the leases `owner` holds on these running jobs; how many it still holds.
@@ -218,8 +234,38 @@ class JobQueue:
         return ended
 
     async def complete(self, job: JobRecord, owner: str) -> bool:
-        done = await self._end(job, owner, state="done", last_error=None)
-        self.wakeup.set()  # a job waiting behind this one in order may run now
+        return job.id in await self.complete_each([job], owner)
+
+    async def complete_each(self, jobs: Sequence[JobRecord], owner: str) -> set[int]:
+        """Mark these jobs done and pass each key's head on, in one transaction; the ids of
+        those `owner` still held (a job whose lease was lost is left to its new holder)."""
+        if not jobs:
+            return set()
+        keys = {job.order_key for job in jobs}
+        async with self._sessions.begin() as session:
+            await heads.serialise(session, keys)
+            done = set(
+                await session.scalars(
+                    update(Job)
+                    .where(
+                        Job.id.in_([job.id for job in jobs]),
+                        Job.lease_owner == owner,
+                        Job.state == "running",
+                    )
+                    .values(
+                        state="done",
+                        head=False,
+                        last_error=None,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=self._clock(),
+                    )
+                    .returning(Job.id),
+                    execution_options={"synchronize_session": False},
+                )
+            )
+            await heads.promote(session, {job.order_key for job in jobs if job.id in done})
+        self.wakeup.set()  # a job waiting behind one of these in order may run now
         return done
 
     async def fail(

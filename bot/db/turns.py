@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbolt.bot.db.models import Turn
 from ticketbolt.bot.db.upsert import insert_ignore
+
+# The turns `history` reads by default: the most recent of a conversation.
+HISTORY = 100
 
 
 @dataclass(frozen=True)
@@ -36,18 +40,18 @@ class Turns:
     ) -> bool:
         """Append a turn; a turn already stored for this message is left as it is."""
         async with self._sessions.begin() as session:
-            return await insert_ignore(
-                session,
-                Turn,
-                {
-                    "conversation_key": conversation_key,
-                    "message_ts": message_ts,
-                    "role": role,
-                    "author": author,
-                    "text": text[:8000],
-                    "intent": intent,
-                },
+            return await _insert(
+                session, conversation_key, (message_ts, role, author, text, intent)
             )
+
+    async def add_each(
+        self, conversation_key: str, turns: Sequence[tuple[str, str, str, str, str | None]]
+    ) -> None:
+        """Append turns, each `(message_ts, role, author, text, intent)` as `add` takes them,
+        in their order and in one transaction; a turn already stored is left as it is."""
+        async with self._sessions.begin() as session:
+            for turn in turns:
+                await _insert(session, conversation_key, turn)
 
     async def latest(self, conversation_key: str, role: str) -> TurnRecord | None:
         """The conversation's most recent turn with this role, however long ago."""
@@ -64,15 +68,56 @@ class Turns:
                 else None
             )
 
-    async def history(self, conversation_key: str, limit: int = 100) -> list[TurnRecord]:
+    async def history(self, conversation_key: str, limit: int = HISTORY) -> list[TurnRecord]:
         async with self._sessions() as session:
-            rows = await session.scalars(
+            return await self._history(session, conversation_key, limit)
+
+    async def recent(
+        self, conversation_key: str, role: str
+    ) -> tuple[list[TurnRecord], TurnRecord | None]:
+        """`history` and `latest(role)` in one read: the latter is found in the former when
+        that holds the whole conversation, and is read apart only when it does not."""
+        async with self._sessions() as session:
+            turns = await self._history(session, conversation_key, HISTORY)
+            if len(turns) < HISTORY:
+                return turns, next((t for t in reversed(turns) if t.role == role), None)
+            row = await session.scalar(
                 select(Turn)
-                .where(Turn.conversation_key == conversation_key)
+                .where(Turn.conversation_key == conversation_key, Turn.role == role)
                 .order_by(Turn.id.desc())
-                .limit(limit)
+                .limit(1)
             )
-            return [
-                TurnRecord(r.message_ts, r.role, r.author, r.text, r.intent)
-                for r in reversed(list(rows))
-            ]
+            return turns, _record(row) if row else None
+
+    async def _history(
+        self, session: AsyncSession, conversation_key: str, limit: int
+    ) -> list[TurnRecord]:
+        rows = await session.scalars(
+            select(Turn)
+            .where(Turn.conversation_key == conversation_key)
+            .order_by(Turn.id.desc())
+            .limit(limit)
+        )
+        return [_record(r) for r in reversed(list(rows))]
+
+
+def _record(row: Turn) -> TurnRecord:
+    return TurnRecord(row.message_ts, row.role, row.author, row.text, row.intent)
+
+
+async def _insert(
+    session: AsyncSession, conversation_key: str, turn: tuple[str, str, str, str, str | None]
+) -> bool:
+    message_ts, role, author, text, intent = turn
+    return await insert_ignore(
+        session,
+        Turn,
+        {
+            "conversation_key": conversation_key,
+            "message_ts": message_ts,
+            "role": role,
+            "author": author,
+            "text": text[:8000],
+            "intent": intent,
+        },
+    )

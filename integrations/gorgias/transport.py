@@ -120,7 +120,7 @@ class Transport:
             if self.metrics is not None:
                 self.metrics.observe_wait(waited)
         if method != "GET":
-            note_write()
+            await note_write()
         started = time.perf_counter()
         try:
             response = await self.http.request(method, path, params=params, json=json)

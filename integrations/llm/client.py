@@ -98,6 +98,9 @@ class LlmEndpoint:
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, *, timeout: float, max_tokens: int):
         self._client = client
+        # Resolved now, at start: openai imports the chat resources on first use, which holds
+        # the event loop for about a second, under the first customers' messages otherwise.
+        self._completions = client.chat.completions
         self.model = model
         self._timeout = timeout
         self._max_tokens = max_tokens

@@ -195,7 +195,7 @@ class ThrottledWebClient(AsyncWebClient):
         channel = _channel(json, data if isinstance(data, dict) else None, params)
         await self.throttle.before(api_method, channel)
         if not reads_only(api_method):
-            note_write()
+            await note_write()
         try:
             return await super().api_call(
                 api_method,

@@ -29,7 +29,7 @@ async def test_a_deferral_gives_the_attempt_back_only_when_nothing_was_written(
         seen.append(job.outcome_unknown)
         if len(seen) < 3:
             if writes_first:
-                note_write()  # e.g. the ticket was created, then the thread reply was limited
+                await note_write()  # e.g. the ticket was created, then the thread reply was limited
             raise Deferred(0.0, "chat.postMessage")
 
     await queue.enqueue("create_ticket", {}, key="k", max_attempts=5)

@@ -61,6 +61,27 @@ async def test_dm_answered_then_handed_off_with_the_whole_transcript(stack: Stac
     assert f"#{ticket['id']}" in bot_posts(slack, dm)[-1].text
 
 
+async def test_a_message_never_answered_still_reaches_the_hand_off(stack: Stack) -> None:
+    """The answer to the first question cannot be posted (a permanent Slack error): the job
+    fails for good, and the ticket of the hand-off that follows still carries the question."""
+    slack, gorgias = stack.slack, stack.gorgias
+    customer, dm = customer_dm(slack)
+    slack.faults.error("chat.postMessage", "is_archived")
+    await slack.user_posts(customer, dm, "What is your return policy?")
+
+    async def failed() -> bool:
+        return bool((await stack.runtime.queue.stats())["by_state"].get("failed", 0) == 1)
+
+    await eventually(failed, what="the reply job to fail for good")
+    assert [] == bot_posts(slack, dm)
+    await slack.user_posts(customer, dm, "I'd like to talk to a human please")
+    await eventually(lambda: len(gorgias.tickets) == 1, what="the hand-off ticket")
+    [ticket] = gorgias.tickets.values()
+    body = gorgias.state.ticket_messages(ticket["id"])[0]["body_text"]
+    assert "Customer: What is your return policy?" in body
+    assert "Customer: I'd like to talk to a human please" in body
+
+
 async def test_an_out_of_scope_question_asks_and_opens_no_ticket(stack: Stack) -> None:
     """Offline and unsure (its best guess a hand-off intent), the assistant asks the customer to
     rephrase or ask for a person; no ticket is opened."""
