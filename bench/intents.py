@@ -32,6 +32,8 @@ from ticketbolt.integrations.intents.evaluate import (
     run_eval,
     write_rows,
 )
+from ticketbolt.integrations.intents.fitting import fit_classifier
+from ticketbolt.integrations.intents.model_cache import classifier_from_config
 from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
 from ticketbolt.integrations.llm.client import LlmClassifier
 from ticketbolt.integrations.llm.emulator import LlmEmulator
@@ -97,9 +99,7 @@ def default_intents_cv(encoder: Encoder, config: IntentsConfig, folds: int = 5) 
     for fold in range(folds):
         held = set(order[fold::folds])
         train = [i for i in order if i not in held]
-        classifier = OfflineClassifier.fit(
-            encoder, [texts[i] for i in train], [labels[i] for i in train]
-        )
+        classifier = fit_classifier(encoder, [texts[i] for i in train], [labels[i] for i in train])
         tested = sorted(held)
         for i, prediction in zip(
             tested, classifier.classify_batch([texts[i] for i in tested]), strict=True
@@ -232,7 +232,7 @@ def main() -> int:
     tier2, tier2_status = load_tier2()
     tier2_seconds = time.perf_counter() - started
     config = load_intents()
-    classifier = OfflineClassifier.from_config(encoder, config)
+    classifier = classifier_from_config(encoder, config)
     report: dict[str, Any] = {
         "encoder_load_seconds": round(load_seconds, 3),
         "tier2": tier2_status.detail,

@@ -29,13 +29,13 @@ from ticketbolt.integrations.intents.eval_data import (
     sample_per_intent,
     write_rows,
 )
+from ticketbolt.integrations.intents.fitting import fit_tiers
 from ticketbolt.integrations.intents.normalize import normalize
 from ticketbolt.integrations.intents.offline import (
     DEFAULT_PRECISION,
     OfflineClassifier,
     Prediction,
     _softmax,
-    fit_tiers,
 )
 from ticketbolt.integrations.intents.policy import handoff_reason
 from ticketbolt.integrations.intents.tiers import TieredClassifier
@@ -192,6 +192,8 @@ def _tier_report(
                 "encoder": tier.encoder.name,
                 "threshold": round(tier.threshold, 4),
                 "temperature": round(tier.temperature, 4),
+                "c": tier.fit_record.c,
+                "similarity_floor": round(tier.similarity_floor, 4),
                 "asked": round(asked / n, 4),
                 "answered": round(float(mine.mean()), 4),
                 "accuracy_answered": round(float(correct[mine].mean()), 4) if mine.any() else None,
@@ -369,6 +371,10 @@ def run_eval(
             )
         )
         fit_seconds = time.perf_counter() - started
+        if intents is not None:
+            handoffs = frozenset(i.name for i in intents.intents if i.action == "handoff")
+            for fitted in classifier.tiers:
+                fitted.cautious = handoffs
         report(f"scoring {len(test)} messages")
         result = evaluate(classifier, test)
         result["tier"] = tier

@@ -10,12 +10,14 @@ import numpy as np
 
 from ticketbolt.integrations.intents.config import IntentsConfig
 from ticketbolt.integrations.intents.encoders import Encoder, Tier2Status
+from ticketbolt.integrations.intents.features import JoinedEncoder
+from ticketbolt.integrations.intents.model_cache import load_or_fit
 from ticketbolt.integrations.intents.offline import (
     DEFAULT_PRECISION,
     OfflineClassifier,
     Prediction,
-    load_or_fit,
 )
+from ticketbolt.integrations.intents.thresholds import NO_FLOOR
 
 
 class TieredClassifier:
@@ -23,8 +25,9 @@ class TieredClassifier:
     unsure of. `calls[i]` counts the messages tier i+1 classified (batches count each one).
 
     A prediction is confident when its confidence reaches its tier's threshold, or `threshold`
-    when one is given for the call. Unsure at every tier, the last tier's guess is returned,
-    flagged uncertain.
+    when one is given for the call, and the message is near enough to the examples of that
+    intent (the tier's similarity floor). Unsure at every tier, the last tier's guess is
+    returned, flagged uncertain.
     """
 
     def __init__(self, tiers: Sequence[OfflineClassifier], tier2: Tier2Status | None = None):
@@ -64,11 +67,19 @@ class TieredClassifier:
         return self.tiers[0].intents
 
     def describe(self) -> list[str]:
-        """One line per tier: its encoder and threshold."""
-        return [
-            f"tier {i} {tier.encoder.name} (threshold {tier.threshold:.2f})"
-            for i, tier in enumerate(self.tiers, start=1)
-        ]
+        """One line per tier: its model, threshold and similarity floor."""
+        lines = []
+        for i, tier in enumerate(self.tiers, start=1):
+            encoder = tier.encoder
+            model = (
+                f"{encoder.main.name} + tier 1"
+                if isinstance(encoder, JoinedEncoder)
+                else encoder.name
+            )
+            floor = tier.similarity_floor
+            guard = "" if floor == NO_FLOOR else f", similarity floor {floor:.2f}"
+            lines.append(f"tier {i} {model} (threshold {tier.threshold:.2f}{guard})")
+        return lines
 
     def limited(self, tiers: int) -> TieredClassifier:
         """The same fitted tiers, only the first `tiers` of them (for `intents eval --tier 1`)."""
@@ -79,8 +90,7 @@ class TieredClassifier:
         for number, tier in enumerate(self.tiers, start=1):
             self.calls[number - 1] += 1
             prediction = dataclasses.replace(tier.classify(text), tier=number)
-            bar = tier.threshold if threshold is None else threshold
-            if prediction.confidence >= bar:
+            if tier.sure(prediction, threshold):
                 return dataclasses.replace(prediction, uncertain=False)
         assert prediction is not None
         return dataclasses.replace(prediction, uncertain=True)
@@ -95,13 +105,12 @@ class TieredClassifier:
             if not pending:
                 break
             self.calls[number - 1] += len(pending)
-            bar = tier.threshold if threshold is None else threshold
             last = number == len(self.tiers)
             unsure = []
             for index, prediction in zip(
                 pending, tier.classify_batch([texts[i] for i in pending]), strict=True
             ):
-                sure = prediction.confidence >= bar
+                sure = tier.sure(prediction, threshold)
                 if sure or last:
                     result[index] = dataclasses.replace(prediction, tier=number, uncertain=not sure)
                 else:

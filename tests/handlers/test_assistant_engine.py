@@ -16,6 +16,7 @@ from ticketbolt.handlers.assistant_engine import AssistantEngine
 from ticketbolt.integrations.intents.cascade import IntentCascade
 from ticketbolt.integrations.intents.config import IntentsConfig, load_intents
 from ticketbolt.integrations.intents.kb import KnowledgeBase
+from ticketbolt.integrations.intents.model_cache import classifier_from_config
 from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
 from ticketbolt.integrations.llm.client import LlmClassifier
 from ticketbolt.integrations.llm.emulator import LlmEmulator
@@ -43,7 +44,7 @@ def intents() -> IntentsConfig:
 
 @pytest.fixture(scope="module")
 def offline(encoder: Encoder, intents: IntentsConfig) -> OfflineClassifier:
-    return OfflineClassifier.from_config(encoder, intents)
+    return classifier_from_config(encoder, intents)
 
 
 @pytest.fixture

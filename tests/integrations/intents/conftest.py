@@ -13,6 +13,7 @@ from ticketbolt.integrations.intents.encoders import (
     pinned_model_path,
     tier2_installed,
 )
+from ticketbolt.integrations.intents.model_cache import classifier_from_config
 from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, load_encoder
 
 __all__ = ["emulator", "llm_client"]  # the cascade tests talk to the LLM emulator too
@@ -32,7 +33,7 @@ def default_intents() -> IntentsConfig:
 @pytest.fixture(scope="session")
 def classifier(encoder: Encoder, default_intents: IntentsConfig) -> OfflineClassifier:
     """The offline classifier fitted on the built-in intents."""
-    return OfflineClassifier.from_config(encoder, default_intents)
+    return classifier_from_config(encoder, default_intents)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ticketbolt.integrations.intents.config import IntentsConfig
+from ticketbolt.integrations.intents.fitting import fit_classifier
+from ticketbolt.integrations.intents.model_cache import classifier_from_config
 from ticketbolt.integrations.intents.normalize import normalize
 from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier
 
@@ -54,10 +56,15 @@ def test_batch_agrees_with_single(classifier: OfflineClassifier) -> None:
 def test_confidence_is_a_probability_flagged_under_the_threshold(
     classifier: OfflineClassifier,
 ) -> None:
-    """Confidence lies in [0, 1] and `uncertain` is set exactly when it is under the threshold."""
+    """Confidence lies in [0, 1] and `uncertain` is set exactly when it is under the threshold
+    or the message is less similar to the intent's examples than the similarity floor."""
     for prediction in classifier.classify_batch(["", "hmm", "please cancel my order now"]):
         assert 0.0 <= prediction.confidence <= 1.0
-        assert (prediction.confidence < classifier.threshold) == prediction.uncertain
+        expected = (
+            prediction.confidence < classifier.threshold
+            or prediction.similarity < classifier.similarity_floor
+        )
+        assert expected == prediction.uncertain
 
 
 def test_slack_markup_does_not_change_the_answer(classifier: OfflineClassifier) -> None:
@@ -71,10 +78,10 @@ def test_stored_fit_is_reused(
     encoder: Encoder, default_intents: IntentsConfig, tmp_path: Path
 ) -> None:
     """A fit stored under the config's hash is reloaded and predicts the same."""
-    fitted = OfflineClassifier.from_config(encoder, default_intents, cache_dir=tmp_path)
+    fitted = classifier_from_config(encoder, default_intents, cache_dir=tmp_path)
     stored = list(tmp_path.glob("*.npz"))
     assert 1 == len(stored)
-    reloaded = OfflineClassifier.from_config(encoder, default_intents, cache_dir=tmp_path)
+    reloaded = classifier_from_config(encoder, default_intents, cache_dir=tmp_path)
     texts = [text for text, _ in HELD_OUT]
     assert fitted.classify_batch(texts) == reloaded.classify_batch(texts)
     assert stored == list(tmp_path.glob("*.npz"))
@@ -82,7 +89,7 @@ def test_stored_fit_is_reused(
 
 def test_two_intents_are_enough(encoder: Encoder) -> None:
     """A two-intent set fits and answers with one of its labels."""
-    classifier = OfflineClassifier.fit(
+    classifier = fit_classifier(
         encoder, ["where is my parcel", "hello there"], ["order_status", "greeting"]
     )
     assert "greeting" == classifier.classify("hello").intent
@@ -91,4 +98,14 @@ def test_two_intents_are_enough(encoder: Encoder) -> None:
 def test_one_intent_is_refused(encoder: Encoder) -> None:
     """A classifier needs at least two intents to choose between."""
     with pytest.raises(ValueError, match="at least two intents"):
-        OfflineClassifier.fit(encoder, ["a", "b"], ["x", "x"])
+        fit_classifier(encoder, ["a", "b"], ["x", "x"])
+
+
+def test_the_handoff_intents_are_cautious(
+    classifier: OfflineClassifier, default_intents: IntentsConfig
+) -> None:
+    """Fitted from an intents file, the intents whose action is a hand-off are the cautious
+    ones: a temperature under 1 does not make them sure."""
+    handoffs = {i.name for i in default_intents.intents if i.action == "handoff"}
+    assert handoffs
+    assert handoffs == classifier.cautious

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.integrations.intents.test_thresholds import generated
 from ticketbolt.cache.layers import CacheLayer
 from ticketbolt.cache.memory import MemoryCache
 from ticketbolt.integrations.intents import encoders as encoders_module
@@ -28,7 +30,16 @@ from ticketbolt.integrations.intents.encoders import (
     sha256_of,
 )
 from ticketbolt.integrations.intents.evaluate import calibration_error, run_eval, write_rows
-from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier, fit_temperature
+from ticketbolt.integrations.intents.features import JOIN_WEIGHT, JoinedEncoder
+from ticketbolt.integrations.intents.fitting import (
+    C_CANDIDATES,
+    EARLY_ERROR_SHARE,
+    fit_classifier,
+    fit_temperature,
+    fit_tiers,
+)
+from ticketbolt.integrations.intents.model_cache import classifier_from_config, load_or_fit
+from ticketbolt.integrations.intents.offline import Encoder, OfflineClassifier
 from ticketbolt.integrations.intents.tiers import TieredClassifier
 
 SMALL = """
@@ -83,7 +94,7 @@ def test_each_tier_classifies_a_small_intents_file(
     request: pytest.FixtureRequest,
 ) -> None:
     chosen: Encoder = encoder if tier == "tier1" else request.getfixturevalue("tier2")
-    classifier = OfflineClassifier.from_config(chosen, small)
+    classifier = classifier_from_config(chosen, small)
     predictions = classifier.classify_batch([text for text, _ in TESTS])
     assert [label for _, label in TESTS] == [p.intent for p in predictions]
     assert all(p.candidates[0] == (p.intent, p.confidence) for p in predictions)
@@ -216,8 +227,8 @@ def test_temperature_scaling_recovers_a_known_temperature() -> None:
 def test_fitting_records_the_temperature_with_the_model(
     encoder: Encoder, default_intents: IntentsConfig, tmp_path: Path
 ) -> None:
-    first = OfflineClassifier.from_config(encoder, default_intents, cache_dir=tmp_path)
-    again = OfflineClassifier.from_config(encoder, default_intents, cache_dir=tmp_path)
+    first = classifier_from_config(encoder, default_intents, cache_dir=tmp_path)
+    again = classifier_from_config(encoder, default_intents, cache_dir=tmp_path)
     assert first.fit_record.fitted
     assert first.temperature != 1.0
     assert first.temperature == again.temperature == first.fit_record.temperature
@@ -236,8 +247,9 @@ def test_eval_scores_the_chosen_tier(
     result = run_eval(train, test, encoder=encoder, tier2=tier2, tier=tier)
     assert tier == result["tier"]
     assert 1.0 == result["accuracy"]
+    joined = f"{tier2.name}+wordllama-l2_supercat-256*{JOIN_WEIGHT:g}"
     expected = {"1": ["wordllama-l2_supercat-256"], "2": [tier2.name]}.get(
-        tier, ["wordllama-l2_supercat-256", tier2.name]
+        tier, ["wordllama-l2_supercat-256", joined]
     )
     assert expected == [row["encoder"] for row in result["tiers"]]
     for row in result["tiers"]:
@@ -279,9 +291,95 @@ async def test_check_and_status_say_which_tiers_are_active(
     assert detail.startswith("tier 1 wordllama-l2_supercat-256 (threshold ")
     assert detail.endswith("; no LLM")
     if with_tier2:
-        assert "; tier 2 all-MiniLM-L6-v2-int8 (threshold " in detail
+        assert "; tier 2 all-MiniLM-L6-v2-int8 + tier 1 (threshold " in detail
     else:
         assert "install ticketbolt[accurate] for tier 2" in detail
     check = {"name": "intents", "state": "ok", "latency_ms": 0.1, "detail": detail}
     _text, blocks = status_report({"checks": [check], "queue": {"by_state": {}}})
     assert "*Assistant tiers* ok" in json.dumps(blocks)
+
+
+def test_tier2_reads_tier1s_vector_beside_its_own(encoder: Encoder, tier2: OnnxEncoder) -> None:
+    """Tier 2's features are its own vector and tier 1's scaled by JOIN_WEIGHT, side by side."""
+    texts = ["where is my order", "hello"]
+    fitted = fit_tiers([encoder, tier2], texts * 2, ["order_status", "greeting"] * 2)
+    features = fitted[1].encoder
+    assert isinstance(features, JoinedEncoder)
+    expected = np.hstack([tier2.embed(texts), JOIN_WEIGHT * encoder.embed(texts)])
+    assert (2, 384 + 256) == features.embed(texts).shape
+    assert np.allclose(expected, features.embed(texts), atol=1e-5)
+
+
+def test_the_model_cache_follows_the_features(
+    encoder: Encoder, tier2: OnnxEncoder, small: IntentsConfig, tmp_path: Path
+) -> None:
+    """Tier 1 alone and the two tiers are stored under different keys, and each reloads to the
+    same predictions, similarity floors included."""
+    alone = load_or_fit([encoder], small, cache_dir=tmp_path)
+    both = load_or_fit([encoder, tier2], small, cache_dir=tmp_path)
+    assert 2 == len(list(tmp_path.glob("intents-*.npz")))
+    again = load_or_fit([encoder, tier2], small, cache_dir=tmp_path)
+    texts = [text for text, _ in TESTS]
+    for fitted, reloaded in zip(both, again, strict=True):
+        assert fitted.classify_batch(texts) == reloaded.classify_batch(texts)
+        assert fitted.similarity_floor == reloaded.similarity_floor
+    assert alone[0].classify_batch(texts) == load_or_fit([encoder], small, cache_dir=tmp_path)[
+        0
+    ].classify_batch(texts)
+
+
+def test_an_earlier_tier_is_held_to_a_stricter_precision(
+    encoder: Encoder, tier2: OnnxEncoder
+) -> None:
+    """Tier 1, followed by tier 2, is fitted for a sixth of the target error rate; tier 2 for
+    the target, with its C chosen among the candidates by cross-validation."""
+    rows = generated(20, seed=2)
+    first, second = fit_tiers(
+        [encoder, tier2], [t for t, _ in rows], [label for _, label in rows], precision=0.94
+    )
+    assert pytest.approx(1 - 0.06 * EARLY_ERROR_SHARE) == first.fit_record.precision_target
+    assert 0.94 == second.fit_record.precision_target
+    assert second.fit_record.c in C_CANDIDATES
+
+
+def test_a_message_far_from_every_example_is_unsure(encoder: Encoder) -> None:
+    """Out of scope: a message less similar to every example of its likeliest intent than the
+    fitted floor is unsure at any threshold, while nearly all in-scope messages clear it."""
+    train, test = generated(50, seed=0), generated(50, seed=100)
+    classifier = fit_classifier(
+        encoder, [t for t, _ in train], [label for _, label in train], threshold=None
+    )
+    assert 0.0 < classifier.similarity_floor < 1.0
+    outside = classifier.classify("please reset the password of my email account")
+    assert outside.similarity < classifier.similarity_floor
+    assert outside.uncertain
+    assert not classifier.sure(outside, threshold=0.0)
+    inside = classifier.classify_batch([t for t, _ in test])
+    assert np.mean([p.similarity >= classifier.similarity_floor for p in inside]) >= 0.9
+
+
+class _Axis:
+    """An encoder of two-word vocabularies: "a" is (1, 0), anything else (0, 1)."""
+
+    name = "axis"
+    dim = 2
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([[1.0, 0.0] if t == "a" else [0.0, 1.0] for t in texts], np.float32)
+
+
+def test_a_temperature_under_one_does_not_make_a_handoff_sure() -> None:
+    """Logits (1, 0) give 0.73; divided by T = 0.25 they give 0.98, over a 0.9 threshold. An
+    answer intent is then sure, a hand-off intent (cautious) is not: it asks instead."""
+    weights = np.array([[1.0, 0.0], [0.0, 0.0]], np.float32)
+    bias = np.zeros(2, np.float32)
+    classifier = OfflineClassifier(
+        _Axis(), ["talk_to_human", "order_status"], weights, bias, 0.9, temperature=0.25
+    )
+    sharpened = classifier.classify("a")
+    assert ("talk_to_human", False) == (sharpened.intent, sharpened.uncertain)
+    assert sharpened.confidence == pytest.approx(1 / (1 + np.exp(-4)))
+    classifier.cautious = frozenset({"talk_to_human"})
+    cautious = classifier.classify("a")
+    assert cautious.untempered == pytest.approx(1 / (1 + np.exp(-1)))
+    assert (sharpened.confidence, True) == (cautious.confidence, cautious.uncertain)
