@@ -97,6 +97,31 @@ def test_table_rows_are_the_weights_files(wordllama_model: Any) -> None:
     assert (32000, 256) == (table.count, table.dim)
 
 
+def test_each_row_is_read_from_the_file_once(
+    wordllama_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token met again is served from the rows already read: the file is read once per
+    distinct token, and the rows stay wordllama's."""
+    import wordllama
+
+    weights = Path(wordllama.__file__).parent / encoders.WORDLLAMA_WEIGHTS
+    table = encoders.SafetensorRows(weights, encoders.WORDLLAMA_TENSOR)
+    reads: list[int] = []
+    real_pread = os.pread
+
+    def counting_pread(fd: int, length: int, offset: int) -> bytes:
+        reads.append(offset)
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(encoders.os, "pread", counting_pread)
+    first = table.read(np.array([5, 7, 5], dtype=np.int64))
+    again = table.read(np.array([7, 9, 5], dtype=np.int64))
+
+    assert 3 == len(reads) == len(set(reads))  # rows 5, 7 and 9, once each
+    np.testing.assert_array_equal(wordllama_model.embedding[[5, 7, 5]], first)
+    np.testing.assert_array_equal(wordllama_model.embedding[[7, 9, 5]], again)
+
+
 def modules_after(code: str, env: dict[str, str]) -> list[str]:
     """Which of NOT_AT_START a fresh interpreter has imported after running `code`."""
     found = f"[m for m in {NOT_AT_START!r} if m in sys.modules]"
