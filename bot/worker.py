@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from ticketbolt.bot.db.jobs import JobQueue, JobRecord
 from ticketbolt.bot.logs import bind_correlation_id, clear_correlation_id
@@ -24,7 +24,6 @@ log = logging.getLogger("ticketbolt.worker")
 
 # Before a write, a lease with less than this share of its length left is renewed first.
 FENCE_SHARE = 0.5
-_LOST = datetime.min.replace(tzinfo=UTC)
 
 
 class LeaseLost(Exception):
@@ -84,8 +83,9 @@ class Worker:
         self._maintenance_interval = maintenance_interval
         self._next_maintenance = 0.0
         self._completions = Completions(queue, self.owner)
-        # Until when each running job's lease is known to be this worker's (see `_fence`).
-        self._held_until: dict[int, datetime] = {}
+        # Until when each running job's lease is known to be this worker's (see `_fence`);
+        # None when a renewal came up short and the database must be asked.
+        self._held_until: dict[int, datetime | None] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"owner": self.owner})
@@ -113,7 +113,7 @@ class Worker:
                 continue
             for job_id in ids:  # a shortfall: which was lost is unknown, so each write asks
                 if job_id in self._held_until:
-                    self._held_until[job_id] = until if held == len(ids) else _LOST
+                    self._held_until[job_id] = until if held == len(ids) else None
 
     def _lane_kinds(self, unknown: frozenset[str]) -> dict[str, frozenset[str]]:
         named = frozenset().union(*(lane.kinds for lane in self._lanes))
@@ -175,8 +175,8 @@ class Worker:
         lease = timedelta(seconds=self._queue.lease_seconds)
 
         async def fence() -> None:
-            now = self._queue.now()
-            if now < self._held_until.get(job.id, _LOST) - lease * FENCE_SHARE:
+            held_until = self._held_until.get(job.id)
+            if held_until is not None and self._queue.now() + lease * FENCE_SHARE < held_until:
                 return
             if await self._queue.extend([job.id], self.owner) == 0:
                 raise LeaseLost(f"job {job.id} is held by another worker now")

@@ -74,3 +74,55 @@ async def test_a_stalled_worker_writes_only_while_the_job_is_still_its_own(
     finally:
         stop.set()
         await running
+
+
+async def test_after_a_renewal_comes_up_short_each_write_asks_the_database(
+    database: Database,
+) -> None:
+    """Two jobs stall; another worker takes one of them. The stalled worker's next renewal
+    holds one lease of two, so it no longer knows which is its own: the job it still holds
+    writes (the database says so), the one taken over does not."""
+    clock = Clock()
+    queue = JobQueue(database.sessions, lease_seconds=0.3, clock=clock)
+    first_id = await queue.enqueue("create_ticket", {"n": 1}, key="a")
+    await queue.enqueue("create_ticket", {"n": 2}, key="b")
+    resume = {1: asyncio.Event(), 2: asyncio.Event()}
+    waiting, writes, finished = asyncio.Event(), [], asyncio.Event()
+    started: set[int] = set()
+
+    async def handler(job: JobLike) -> None:
+        n = job.payload["n"]
+        started.add(n)
+        if len(started) == 2:
+            waiting.set()
+        await resume[n].wait()
+        try:
+            await note_write()
+            writes.append(n)
+        finally:
+            if n == 1:
+                finished.set()
+
+    worker = Worker(
+        queue, {"create_ticket": handler}, Metrics(), concurrency=2, owner="w1", poll_interval=0.01
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(waiting.wait(), 10)
+        clock.now += timedelta(seconds=60)  # both stalled past their leases
+        [taken] = await queue.claim("w2", limit=1)
+        assert first_id == taken.id
+        # The stalled worker renews again (every 0.1 s here): one lease of two is still its own.
+        await eventually(
+            lambda: all(v is None for v in worker._held_until.values()),
+            what="a renewal that came up short",
+        )
+        resume[2].set()
+        await eventually(lambda: writes == [2], what="the job still held to write")
+        resume[1].set()
+        await asyncio.wait_for(finished.wait(), 10)
+        assert [2] == writes  # the job taken over sent nothing
+    finally:
+        stop.set()
+        await running

@@ -76,23 +76,10 @@ async def test_the_child_worker_makes_the_tickets_restarts_and_dies_with_its_par
         agent, channel, stamps = seed(slack, 5)
         # An hour between polls: only the parent's wake-ups can bring the child to new jobs.
         env = process_env(
-            slack,
-            gorgias,
-            db,
-            REDIS_URL=redis_url,
-            TICKETBOLT_JOB_POLL_INTERVAL="3600",
-            TICKETBOLT_WORKER_NICE="10",
+            slack, gorgias, db, REDIS_URL=redis_url, TICKETBOLT_JOB_POLL_INTERVAL="3600"
         )
         server, parent = await started(stack, env, tmp_path)
         first = await one_child(parent)
-        # Ticket work yields the core to acknowledgements (TICKETBOLT_WORKER_NICE).
-        await eventually(
-            lambda: (
-                os.getpriority(os.PRIO_PROCESS, first)
-                == os.getpriority(os.PRIO_PROCESS, parent) + 10
-            ),
-            what="the child at a lower priority",
-        )
         slack.events_url = f"{server.url}/slack/events"
 
         async def ticket(i: int) -> None:
@@ -126,10 +113,18 @@ async def test_sigterm_stops_the_server_and_its_child_cleanly(
 ) -> None:
     async with AsyncExitStack() as stack:
         slack, gorgias, db = await on_postgres(stack, f"childterm_{unique}")
-        server, parent = await started(
-            stack, process_env(slack, gorgias, db, REDIS_URL=redis_url), tmp_path
-        )
+        env = process_env(slack, gorgias, db, REDIS_URL=redis_url, TICKETBOLT_WORKER_NICE="10")
+        server, parent = await started(stack, env, tmp_path)
         child = await one_child(parent)
+        # Ticket work yields the core to acknowledgements (TICKETBOLT_WORKER_NICE).
+        await eventually(
+            lambda: (
+                os.getpriority(os.PRIO_PROCESS, child)
+                == os.getpriority(os.PRIO_PROCESS, parent) + 10
+            ),
+            timeout=60,
+            what="the child at a lower priority",
+        )
         server.kill(signal.SIGTERM)
         assert 0 == await server.wait()
         assert not alive(child)
