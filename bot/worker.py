@@ -111,9 +111,9 @@ class Worker:
             except Exception:  # the database may be briefly down; the next round tries again
                 log.warning("renewing job leases failed", exc_info=True)
                 continue
-            for job_id in ids:  # a shortfall: which was lost is unknown, so each write asks
+            for job_id in ids:  # one lost (or just finished): its next write asks the database
                 if job_id in self._held_until:
-                    self._held_until[job_id] = until if held == len(ids) else None
+                    self._held_until[job_id] = until if job_id in held else None
 
     def _lane_kinds(self, unknown: frozenset[str]) -> dict[str, frozenset[str]]:
         named = frozenset().union(*(lane.kinds for lane in self._lanes))
@@ -178,7 +178,7 @@ class Worker:
             held_until = self._held_until.get(job.id)
             if held_until is not None and self._queue.now() + lease * FENCE_SHARE < held_until:
                 return
-            if await self._queue.extend([job.id], self.owner) == 0:
+            if job.id not in await self._queue.extend([job.id], self.owner):
                 raise LeaseLost(f"job {job.id} is held by another worker now")
             self._held_until[job.id] = self._queue.now() + lease
 

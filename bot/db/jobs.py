@@ -193,21 +193,22 @@ class JobQueue:
         """The queue's clock (leases and due times are read against it)."""
         return self._clock()
 
-    async def extend(self, job_ids: list[int], owner: str) -> int:
-        """Renew the leases `owner` holds on these running jobs; how many it still holds.
+    async def extend(self, job_ids: list[int], owner: str) -> set[int]:
+        """Renew the leases `owner` holds on these running jobs; the ids it still holds.
 
         A job that runs longer than its lease (a slow upstream) would otherwise be claimed again
         by another worker while the first is still running it.
         """
         if not job_ids:
-            return 0
+            return set()
         async with self._sessions.begin() as session:
-            result = await session.execute(
+            held = await session.scalars(
                 update(Job)
                 .where(Job.id.in_(job_ids), Job.lease_owner == owner, Job.state == "running")
                 .values(lease_expires_at=self._clock() + self._lease)
+                .returning(Job.id)
             )
-        return int(getattr(result, "rowcount", 0) or 0)
+            return set(held)
 
     async def _finish(self, job_id: int, owner: str, **values: Any) -> bool:
         async with self._sessions.begin() as session:
