@@ -18,16 +18,12 @@ from ticketbolt.bot.metrics import Metrics
 from ticketbolt.bot.worker_completions import Completions
 from ticketbolt.handlers.deps import JobHandler, PermanentJobError
 from ticketbolt.handlers.failures import classify, deferral
-from ticketbolt.integrations.resilience import deferrable
+from ticketbolt.integrations.resilience import LeaseLost, deferrable
 
 log = logging.getLogger("ticketbolt.worker")
 
 # Before a write, a lease with less than this share of its length left is renewed first.
 FENCE_SHARE = 0.5
-
-
-class LeaseLost(Exception):
-    """The job's lease passed to another worker while this one stalled: its writes stop."""
 
 
 def worker_id() -> str:
@@ -239,7 +235,7 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if _lease_lost(exc):
+            if classify(exc) == "taken_over":
                 outcome = "lease_lost"
                 log.warning(
                     "job taken over by another worker after this one stalled; its write was "
@@ -292,15 +288,3 @@ class Worker:
             "job deferred by a rate limit",
             extra={"job_id": job.id, "kind": job.kind, "retry_in_s": round(retry_after, 3)},
         )
-
-
-def _lease_lost(exc: BaseException) -> bool:
-    """`LeaseLost`, raised by the fence, possibly wrapped by the handler on its way out."""
-    link: BaseException | None = exc
-    seen: set[int] = set()
-    while link is not None and id(link) not in seen:  # a chain can loop back on itself
-        if isinstance(link, LeaseLost):
-            return True
-        seen.add(id(link))
-        link = link.__cause__ or link.__context__
-    return False

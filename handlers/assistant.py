@@ -15,7 +15,7 @@ from ticketbolt.handlers.assistant_choice import (
 )
 from ticketbolt.handlers.assistant_handoff import HANDOFF_JOB, Handoff
 from ticketbolt.handlers.deps import Deps, JobLike
-from ticketbolt.handlers.failures import classify
+from ticketbolt.handlers.failures import gives_up
 from ticketbolt.handlers.filters import is_human_message
 from ticketbolt.handlers.posting import post_once
 
@@ -52,7 +52,7 @@ async def kept_if_unanswered(
     try:
         yield
     except Exception as exc:
-        if job.last_attempt or classify(exc) == "permanent":
+        if gives_up(exc, job.last_attempt):
             await turns.add_each(conversation, [customer])
         raise
 

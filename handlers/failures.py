@@ -9,6 +9,8 @@ deferred    an upstream's allowance is spent (`Deferred`, or a Slack 429): run a
             `retry_after` has passed; this attempt does not count toward giving up.
 temporary   everything else (5xx, Gorgias 429, timeouts before sending, a database restart):
             retry with backoff.
+taken_over  the job's lease passed to another worker while this attempt stalled (`LeaseLost`):
+            this worker leaves it alone; the new holder runs it.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from ticketbolt.integrations.gorgias.errors import (
     GorgiasRejected,
     GorgiasUnauthorized,
 )
-from ticketbolt.integrations.resilience import Deferred, OutcomeUnknown
+from ticketbolt.integrations.resilience import Deferred, LeaseLost, OutcomeUnknown
 from ticketbolt.integrations.slack.throttle import retry_after
 
-Kind = Literal["permanent", "unsettled", "deferred", "temporary"]
+Kind = Literal["permanent", "unsettled", "deferred", "temporary", "taken_over"]
 
 # Slack errors that name something retrying cannot change.
 SLACK_PERMANENT = frozenset(
@@ -57,17 +59,24 @@ SLACK_PERMANENT = frozenset(
 def classify(exc: BaseException) -> Kind:
     """How a failed attempt should be treated (see the module docstring)."""
     for error in _chain(exc):
-        if isinstance(error, PermanentJobError | DataError):
-            return "permanent"
-        if isinstance(error, GorgiasRejected | GorgiasUnauthorized | GorgiasNotFound):
-            return "permanent"
-        if isinstance(error, SlackApiError) and slack_error(error) in SLACK_PERMANENT:
+        if isinstance(error, LeaseLost):
+            return "taken_over"
+        if _permanent(error):
             return "permanent"
         if isinstance(error, OutcomeUnknown):
             return "unsettled"
         if _retry_after(error) is not None:
             return "deferred"
     return "temporary"
+
+
+def _permanent(error: BaseException) -> bool:
+    if isinstance(error, SlackApiError):
+        return slack_error(error) in SLACK_PERMANENT
+    return isinstance(
+        error,
+        PermanentJobError | DataError | GorgiasRejected | GorgiasUnauthorized | GorgiasNotFound,
+    )
 
 
 def deferral(exc: BaseException) -> float | None:
@@ -86,9 +95,10 @@ def _retry_after(error: BaseException) -> float | None:
 
 
 def gives_up(exc: BaseException, last_attempt: bool) -> bool:
-    """Whether this failure ends the job: permanent, or the last attempt and not a deferral."""
+    """Whether this failure ends the job: permanent, or the last attempt and not a deferral
+    (nor a take-over: the job goes on under another worker)."""
     kind = classify(exc)
-    return kind == "permanent" or (last_attempt and kind != "deferred")
+    return kind == "permanent" or (last_attempt and kind not in ("deferred", "taken_over"))
 
 
 def slack_error(error: SlackApiError) -> str:

@@ -28,6 +28,11 @@ class OutcomeUnknown(Exception):
     """
 
 
+class LeaseLost(Exception):
+    """The job passed to another worker while this one stalled (its lease ran out): the
+    attempt stops before its next write and leaves the job to its new holder."""
+
+
 class Deferred(Exception):
     """The upstream's allowance is spent: try the work again in `retry_after` seconds.
 

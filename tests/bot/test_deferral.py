@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.support.db import Database
-from tests.support.stack import eventually
+from tests.support.stack import eventually, worker_running
 from ticketbolt.bot.db.jobs import JobQueue
 from ticketbolt.bot.metrics import Metrics
 from ticketbolt.bot.worker import Worker
@@ -34,18 +32,13 @@ async def test_a_deferral_gives_the_attempt_back_only_when_nothing_was_written(
 
     await queue.enqueue("create_ticket", {}, key="k", max_attempts=5)
     worker = Worker(queue, {"create_ticket": handler}, Metrics(), poll_interval=0.01)
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with worker_running(worker):
         await eventually(lambda: len(seen) == 3, what="three runs")
 
         async def done() -> bool:
             return bool((await queue.stats())["by_state"]["done"] == 1)
 
         await eventually(done, what="the job done")
-    finally:
-        stop.set()
-        await running
     [job] = await queue.list("done")
     if writes_first:
         assert [False, True, True] == seen

@@ -15,7 +15,7 @@ import pytest
 
 from tests.bot.db.test_jobs import Clock
 from tests.support.db import Database
-from tests.support.stack import eventually
+from tests.support.stack import eventually, worker_running
 from ticketbolt.bot.db.jobs import JobQueue
 from ticketbolt.bot.metrics import Metrics
 from ticketbolt.bot.worker import Worker
@@ -48,9 +48,7 @@ async def test_a_stalled_worker_writes_only_while_the_job_is_still_its_own(
     worker = Worker(
         queue, {"create_ticket": handler}, Metrics(), concurrency=1, owner="w1", poll_interval=0.01
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with worker_running(worker):
         await asyncio.wait_for(waiting.wait(), 10)
         clock.now += timedelta(seconds=60)  # the worker stalled for a minute
         again = await queue.claim("w2") if taken else []
@@ -71,9 +69,6 @@ async def test_a_stalled_worker_writes_only_while_the_job_is_still_its_own(
                 return bool((await queue.stats())["by_state"]["done"] == 1)
 
             await eventually(done, what="the job done by the first worker")
-    finally:
-        stop.set()
-        await running
 
 
 async def test_after_a_renewal_comes_up_short_each_write_asks_the_database(
@@ -106,9 +101,7 @@ async def test_after_a_renewal_comes_up_short_each_write_asks_the_database(
     worker = Worker(
         queue, {"create_ticket": handler}, Metrics(), concurrency=2, owner="w1", poll_interval=0.01
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
+    async with worker_running(worker):
         await asyncio.wait_for(waiting.wait(), 10)
         clock.now += timedelta(seconds=60)  # both stalled past their leases
         [taken] = await queue.claim("w2", limit=1)
@@ -123,6 +116,3 @@ async def test_after_a_renewal_comes_up_short_each_write_asks_the_database(
         resume[1].set()
         await asyncio.wait_for(finished.wait(), 10)
         assert [2] == writes  # the job taken over sent nothing
-    finally:
-        stop.set()
-        await running

@@ -146,3 +146,15 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def worker_running(worker: Any) -> AsyncIterator[None]:
+    """`worker` runs inside the block, and is stopped (drained) when the block ends."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await running
