@@ -32,7 +32,7 @@ from ticketbolt.bench.harness import (
     service_env,
     wait_queue_empty,
 )
-from ticketbolt.bench.stats import log, machine
+from ticketbolt.bench.stats import log, machine, tree_cpu_seconds
 from ticketbolt.integrations.gorgias.emulator import GorgiasEmulator
 from ticketbolt.integrations.gorgias.emulator.gateway import Faults
 from ticketbolt.integrations.resilience import parse_rate_limit
@@ -84,6 +84,8 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         extra = {"TICKETBOLT_LANE_TICKETS": slots, "TICKETBOLT_WORKER_CONCURRENCY": slots}
         if rate_limit:
             extra["GORGIAS_RATE_LIMIT"] = rate_limit
+        if args.redis_url:  # with PostgreSQL too, the worker runs as the server's child
+            extra["REDIS_URL"] = args.redis_url
         env = service_env(slack.api_url, gorgias.base_url, database_url, **extra)
         async with (
             Child(["-m", "ticketbolt", "run"], env, name="service") as service,
@@ -91,12 +93,14 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
         ):
             slack.events_url = f"{service.url}/slack/events"
             slack_before, gorgias_before = len(slack.calls), len(stamped)
+            cpu_before = tree_cpu_seconds(service.pid)
             started = time.perf_counter()
             errors = await react_all(slack, agent, messages, args.senders)
             acked = time.perf_counter() - started
             budget = 60 + (n / (limit[0] / limit[1]) * 2 if limit else n / 10)
             stats = await wait_drained(http, service.url, gorgias, n, budget)
             drained = time.perf_counter() - started
+            cpu = tree_cpu_seconds(service.pid) - cpu_before
             await slack.drain()
             slack_calls = len(slack.calls) - slack_before
             run_times = stamped.times[gorgias_before:]
@@ -110,6 +114,8 @@ async def phase(args: Any, n: int, rate_limit: str | None) -> dict[str, Any]:
             "seconds_to_ack_all": round(acked, 3),
             "seconds_to_drain": round(drained, 3),
             "tickets_per_second": round(len(gorgias.tickets) / drained, 1),
+            # The service's processes (a worker child included), acks and jobs alike.
+            "service_cpu_ms_per_ticket": round(cpu * 1000 / n, 2),
             "slack_calls_per_ticket": round(slack_calls / n, 2),
             "gorgias_calls_per_ticket": round(len(run_times) / n, 2),
             "gorgias_429": gorgias.rate_limited,
@@ -167,13 +173,24 @@ def table(result: dict[str, Any]) -> None:
                 r["tickets"],
                 r["seconds_to_drain"],
                 r["tickets_per_second"],
+                r["service_cpu_ms_per_ticket"],
                 r["slack_calls_per_ticket"],
                 r["gorgias_calls_per_ticket"],
                 r["gorgias_429"],
             )
         )
     print_table(
-        ("", "tickets", "drain s", "tickets/s", "Slack calls/t", "Gorgias calls/t", "429s"), rows
+        (
+            "",
+            "tickets",
+            "drain s",
+            "tickets/s",
+            "CPU ms/t",
+            "Slack calls/t",
+            "Gorgias calls/t",
+            "429s",
+        ),
+        rows,
     )
     on = result["rate_limit_on"]
     print(

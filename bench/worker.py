@@ -91,6 +91,7 @@ async def drain(queue: JobQueue, count: int, slots: int) -> dict[str, float]:
     await running
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {
+        "jobs_run": count,
         "jobs_per_second": round(count / wall, 1),
         "cpu_ms_per_job": round(cpu * 1000 / count, 3),
     }
@@ -136,12 +137,19 @@ def table(result: dict[str, Any]) -> None:
     print(
         f"worker benchmark on {result['database']}: claims of {settings['claim_limit']}, "
         f"one lane of {settings['lane_slots']} slots, median of {settings['repeats']}; "
-        f"the worker runs {settings['drained_per_step']:,} jobs per step\n"
+        f"the worker runs up to {settings['drained_per_step']:,} jobs per step (no more than "
+        "are queued)\n"
     )
     table_rows(
-        ("queued jobs", "claim (ms)", "drain (jobs/s)", "CPU per job (ms)"),
+        ("queued jobs", "claim (ms)", "jobs run", "drain (jobs/s)", "CPU per job (ms)"),
         [
-            (f"{s['queued']:,}", s["claim_ms"], s["jobs_per_second"], s["cpu_ms_per_job"])
+            (
+                f"{s['queued']:,}",
+                s["claim_ms"],
+                f"{s['jobs_run']:,}",
+                s["jobs_per_second"],
+                s["cpu_ms_per_job"],
+            )
             for s in result["steps"]
         ],
     )

@@ -304,7 +304,11 @@ async def open_runtime(
     """Open clients in order and close them in reverse, whatever happens in between."""
     async with AsyncExitStack() as stack:
         metrics = Metrics()
-        engine = make_engine(settings.database_url, search_path=search_path)
+        engine = make_engine(
+            settings.database_url,
+            search_path=search_path,
+            pool_size=settings.database_pool_size,
+        )
         stack.push_async_callback(engine.dispose)
         sessions = sessionmaker(engine)
 

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    # PostgreSQL connections each process keeps, and its ceiling: kept open, because a
+    # connection opened and closed per burst costs a connect, its TLS and type look-ups.
+    database_pool_size: int = Field(
+        20, ge=1, le=500, validation_alias="TICKETBOLT_DATABASE_POOL_SIZE"
+    )
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
 
     host: str = Field("127.0.0.1", validation_alias="TICKETBOLT_HOST")

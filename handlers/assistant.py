@@ -123,8 +123,8 @@ def register(app: Any, deps: Deps) -> None:
                 extra={"intent": reply.intent, "stage": reply.stage, "action": reply.action},
             )
             if reply.action == "handoff":
-                await turns.add_each(conversation, [customer])  # the hand-off's transcript has it
-                await handoff.request(p, reply.intent, reply.reason, history)
+                # Stored with the hand-off's marker: the ticket's transcript carries it.
+                await handoff.request(p, reply.intent, reply.reason, history, first=[customer])
                 return
             blocks = (
                 clarify_blocks(reply.text, reply.options, conversation, p["ts"])

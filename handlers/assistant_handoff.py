@@ -10,6 +10,7 @@ since the previous marker, as for 🎫.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -152,20 +153,26 @@ class Handoff:
         intent: str,
         reason: str,
         history: Sequence[Any] | None = None,
+        first: Sequence[tuple[str, str, str, str, str | None]] = (),
     ) -> None:
         """Open the conversation's hand-off: reserve its ticket, record the job, then the marker.
 
         Each step is safe to repeat, and the marker comes last, so a retry of a job that died
-        halfway completes the hand-off. Past the hourly caps the customer is told, and their
-        messages stay in the conversation for the next hand-off.
+        halfway completes the hand-off. `first` are turns to store before the marker (the
+        message asking for the hand-off), in the marker's own write. Past the hourly caps the
+        customer is told, and their messages stay in the conversation for the next hand-off.
         """
         deps = self._deps
         team, channel, user = p["team_id"], p["channel"], p["user"]
         if history is None:
             history = await deps.turns.history(p["conversation"])
         root = root_of(history, p["ts"])
-        reserved = await deps.links.get(team, channel, root) is not None
-        if not reserved and not await self._within_caps(team, user):
+        # The reservation and both caps are read at once: three reads, one wait.
+        link, within_caps = await asyncio.gather(
+            deps.links.get(team, channel, root), self._within_caps(team, user)
+        )
+        if link is None and not within_caps:
+            await deps.turns.add_each(p["conversation"], list(first))
             await deps.audit.record(
                 actor=user,
                 action="handoff",
@@ -184,17 +191,17 @@ class Handoff:
             key=f"create:{team}:{channel}:{root}",
             order_key=f"conv:{p['conversation']}",
         )
-        await deps.turns.add(
-            p["conversation"], f"{OPENED}{root}", "handoff", SOURCE, reason, intent
-        )
+        marker = (f"{OPENED}{root}", "handoff", SOURCE, reason, intent)
+        await deps.turns.add_each(p["conversation"], [*first, marker])
 
     async def _within_caps(self, team: str, user: str) -> bool:
         config, links = self._deps.config, self._deps.links
         since = datetime.now(UTC) - timedelta(hours=1)
-        mine = await links.count_since(since, source=SOURCE, team_id=team, created_by=user)
-        if mine >= config.handoffs_per_customer_hour:
-            return False
-        return await links.count_since(since, source=SOURCE) < config.handoffs_per_hour
+        mine, everyone = await asyncio.gather(
+            links.count_since(since, source=SOURCE, team_id=team, created_by=user),
+            links.count_since(since, source=SOURCE),
+        )
+        return mine < config.handoffs_per_customer_hour and everyone < config.handoffs_per_hour
 
     async def run(self, job: JobLike) -> None:
         """The hand-off job: the ticket (found again after a lost answer), then the notice."""
@@ -220,13 +227,10 @@ class Handoff:
         if deps.gorgias is None:
             raise PermanentJobError("Gorgias is not configured (set GORGIAS_ACCOUNT and keys)")
         team, channel, root = p["team_id"], p["channel"], p["root_ts"]
-        # Reserved by `request`; claimed again for jobs recorded before it did.
-        await deps.links.claim(team, channel, root, p["thread_ts"] or root, p["user"], SOURCE)
-        await deps.turns.add(
-            p["conversation"], f"{OPENED}{root}", "handoff", SOURCE, p["reason"], p["intent"]
-        )
         link = await deps.links.get(team, channel, root)
-        if link is not None and link.ticket_id is not None:
+        if link is None:  # reserved by `request`; claimed here for jobs recorded before it did
+            await deps.links.claim(team, channel, root, p["thread_ts"] or root, p["user"], SOURCE)
+        elif link.ticket_id is not None:
             return int(link.ticket_id)
         return await self._create(job, p)
 
@@ -238,7 +242,10 @@ class Handoff:
         )
         if ticket is None:
             reader = SlackReader(deps.slack, p["team_id"], deps.slack_directory)
-            person = await reader.person(p["user"])
+            person, turns = await asyncio.gather(
+                reader.person(p["user"]), deps.turns.history(p["conversation"])
+            )
+            await self._marked(p, turns)
             if person.member_of(p["team_id"]) and person.email:
                 customer = CustomerRef(email=person.email, name=person.name)
             else:
@@ -246,7 +253,7 @@ class Handoff:
                     email=None, name=person.name, external_id=f"slack:{p['team_id']}:{p['user']}"
                 )
                 customer = CustomerRef(id=found.id)
-            history = since_closed(await deps.turns.history(p["conversation"]))
+            history = since_closed(turns)
             body = (
                 f"{await transcript(history, reader)}\n\n"
                 f"Handed off by the Slack assistant: {p['reason']}. "
@@ -283,6 +290,15 @@ class Handoff:
             detail=p["reason"],
         )
         return int(ticket.id)
+
+    async def _marked(self, p: dict[str, Any], turns: Sequence[Any]) -> None:
+        """The conversation's hand-off marker, written by `request` last; written here when
+        its job gave up before that (or the job was recorded before `request` wrote one)."""
+        marker = f"{OPENED}{p['root_ts']}"
+        if not any(t.role == "handoff" and t.message_ts == marker for t in turns):
+            await self._deps.turns.add(
+                p["conversation"], marker, "handoff", SOURCE, p["reason"], p["intent"]
+            )
 
     async def _say(self, p: dict[str, Any], text: str) -> None:
         await self._deps.slack.chat_postMessage(

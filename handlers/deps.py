@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -65,6 +65,18 @@ class LinkStore(Protocol):
         created_by: str,
         source: str = "reaction",
     ) -> bool: ...
+    async def reserve(
+        self,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        thread_ts: str,
+        created_by: str,
+        source: str = "reaction",
+    ) -> LinkLike:
+        """`claim`, then the message's link as it stands, in one transaction."""
+        ...
+
     async def get(self, team_id: str, channel_id: str, message_ts: str) -> LinkLike | None: ...
     async def by_ticket(self, ticket_id: int) -> LinkLike | None: ...
     async def by_thread(self, team_id: str, channel_id: str, thread_ts: str) -> LinkLike | None: ...
@@ -76,7 +88,13 @@ class LinkStore(Protocol):
         ticket_id: int,
         status: str,
         customer_id: int | None = None,
-    ) -> None: ...
+        *,
+        audit_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """With `audit_fields` (`AuditSink.record`'s keyword arguments), the audit row is
+        written in the same transaction as the link."""
+        ...
+
     async def set_status(self, ticket_id: int, status: str) -> None: ...
     async def count_since(
         self,

@@ -51,11 +51,10 @@ class TicketService:
                 )
                 return
             context = await reader.message(channel, ts, with_thread=False)
-            await self._deps.links.claim(
+            link = await self._deps.links.reserve(
                 team, channel, ts, context.thread_ts, reactor, p.get("source", "reaction")
             )
-            link = await self._deps.links.get(team, channel, ts)
-            ticket_id = link.ticket_id if link else None
+            ticket_id = link.ticket_id
             backfill = ticket_id is None and await reader.has_replies(context)
             if backfill:
                 # Recorded before the ticket is linked, so it precedes any live sync job.
@@ -145,13 +144,19 @@ class TicketService:
 
     async def _linked(self, p: dict[str, Any], ticket: Any) -> int:
         customer_id = ticket.customer.id if ticket.customer else None
+        # The link and its audit row in one transaction.
         await self._deps.links.set_ticket(
-            p["team_id"], p["channel"], p["ts"], ticket.id, ticket.status, customer_id
+            p["team_id"],
+            p["channel"],
+            p["ts"],
+            ticket.id,
+            ticket.status,
+            customer_id,
+            audit_fields=_audit_fields(p, "create", "ok", ticket_id=ticket.id),
         )
         if self._deps.sla is not None:  # the channel's SLA clocks (handlers/sla.py)
             thread = p.get("thread_ts") or p["ts"]
             await self._deps.sla.start(p["team_id"], p["channel"], p["ts"], thread, ticket.id)
-        await audit_job(self._deps, p, "create", "ok", ticket_id=ticket.id)
         return int(ticket.id)
 
     async def _announce(
@@ -290,13 +295,20 @@ async def audit_job(
     detail: str = "",
 ) -> None:
     """An audit row for a job about one Slack message, from its payload."""
-    await deps.audit.record(
-        actor=p.get("user", ""),
-        action=action,
-        outcome=outcome,
-        team_id=p.get("team_id", ""),
-        channel_id=p.get("channel", ""),
-        message_ts=p.get("ts", ""),
-        ticket_id=ticket_id,
-        detail=detail,
-    )
+    await deps.audit.record(**_audit_fields(p, action, outcome, ticket_id=ticket_id, detail=detail))
+
+
+def _audit_fields(
+    p: dict[str, Any], action: str, outcome: str, *, ticket_id: int | None, detail: str = ""
+) -> dict[str, Any]:
+    """`AuditSink.record`'s keyword arguments for a job about one Slack message."""
+    return {
+        "actor": p.get("user", ""),
+        "action": action,
+        "outcome": outcome,
+        "team_id": p.get("team_id", ""),
+        "channel_id": p.get("channel", ""),
+        "message_ts": p.get("ts", ""),
+        "ticket_id": ticket_id,
+        "detail": detail,
+    }

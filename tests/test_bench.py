@@ -66,6 +66,7 @@ def test_e2e_makes_one_ticket_per_reaction_without_a_429() -> None:
         assert 0 == result["gorgias_429"]
         assert result["gorgias_calls_per_ticket"] >= 1
         assert result["slack_calls_per_ticket"] >= 1
+        assert result["service_cpu_ms_per_ticket"] > 0  # the service's processes were read
     limited = report["rate_limit_on"]
     assert limited["gorgias_requests"] >= limited["tickets"]
     # No 429s means the server's bucket admitted every request: at most its capacity allows.
@@ -158,6 +159,7 @@ def test_worker_claims_at_each_backlog_and_runs_every_drained_job_once() -> None
     assert [20, 200] == [step["queued"] for step in report["steps"]]
     for step in report["steps"]:
         assert 0 == step["failed"]
-        assert min(step["queued"], 50) <= step["done"] <= step["queued"]
+        assert min(step["queued"], 50) == step["jobs_run"]
+        assert step["jobs_run"] <= step["done"] <= step["queued"]
         assert {"claim_ms", "jobs_per_second", "cpu_ms_per_job"} <= set(step)
     assert {"claim_limit", "lane_slots", "repeats", "drained_per_step"} == set(report["settings"])

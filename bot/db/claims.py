@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, Update, select, text, union_all, update
+from sqlalchemy import BindParameter, Select, Update, bindparam, select, text, union_all, update
 
 from ticketbolt.bot.db.models import QUEUED_HEAD, Job
 
+# The statement's values are bound at execution: one statement per (kinds, limit), built once
+# and compiled once, whoever claims and whenever.
+NOW: BindParameter[datetime] = bindparam("claim_now")
+OWNER: BindParameter[str] = bindparam("claim_owner")
+UNTIL: BindParameter[datetime] = bindparam("claim_until")
 
-def _due(kind: str | None, now: datetime, limit: int) -> Select[int, datetime]:
+
+def _due(kind: str | None, now: Any, limit: int) -> Select[int, datetime]:
     # The partial index's own predicate, verbatim, so SQLite recognises it (see models.py).
     query = select(Job.id, Job.next_attempt_at).where(text(QUEUED_HEAD))
     if kind is not None:
@@ -29,7 +37,7 @@ def _due(kind: str | None, now: datetime, limit: int) -> Select[int, datetime]:
     )
 
 
-def _expired(kinds: Collection[str] | None, now: datetime, limit: int) -> Select[int, datetime]:
+def _expired(kinds: Collection[str] | None, now: Any, limit: int) -> Select[int, datetime]:
     query = select(Job.id, Job.next_attempt_at).where(
         Job.state == "running", Job.lease_expires_at < now
     )
@@ -47,12 +55,19 @@ def claim_statement(
     lease_until: datetime,
     limit: int,
     kinds: Collection[str] | None,
-) -> Update:
-    """Lease up to `limit` jobs of `kinds` (None: any kind) to `owner`, counting an attempt."""
-    parts = [_due(kind, now, limit) for kind in sorted(kinds)] if kinds is not None else []
+) -> tuple[Update, dict[str, Any]]:
+    """Lease up to `limit` jobs of `kinds` (None: any kind) to `owner`, counting an attempt:
+    the statement and the values to execute it with."""
+    statement = _statement(tuple(sorted(kinds)) if kinds is not None else None, limit)
+    return statement, {"claim_now": now, "claim_owner": owner, "claim_until": lease_until}
+
+
+@lru_cache(maxsize=256)
+def _statement(kinds: tuple[str, ...] | None, limit: int) -> Update:
+    parts = [_due(kind, NOW, limit) for kind in kinds] if kinds is not None else []
     if kinds is None:
-        parts.append(_due(None, now, limit))
-    parts.append(_expired(kinds, now, limit))
+        parts.append(_due(None, NOW, limit))
+    parts.append(_expired(kinds, NOW, limit))
     # Each part is wrapped as a subquery: SQLite allows no LIMIT on a bare member of a UNION.
     subqueries = [part.subquery() for part in parts]
     members = [select(sub.c.id, sub.c.next_attempt_at) for sub in subqueries]
@@ -68,10 +83,10 @@ def claim_statement(
         .where(Job.id.in_(chosen))
         .values(
             state="running",
-            lease_owner=owner,
-            lease_expires_at=lease_until,
+            lease_owner=OWNER,
+            lease_expires_at=UNTIL,
             attempts=Job.attempts + 1,
-            updated_at=now,
+            updated_at=NOW,
         )
         .returning(Job)
     )

@@ -7,9 +7,9 @@ import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketbolt.bot.db import heads
@@ -21,6 +21,26 @@ from ticketbolt.bot.db.upsert import insert_ignore, storable
 
 ACTIVE = ("queued", "running")
 UNFINISHED = ("queued", "running", "failed")
+_JOBS = cast("Table", Job.__table__)  # a declared model's table is a Table
+# Every completion's statement, built once over the table with its values bound at execution:
+# compiled once, and run without the ORM's bulk-update bookkeeping.
+_COMPLETE = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id.in_(bindparam("done_ids", expanding=True)),
+        _JOBS.c.lease_owner == bindparam("done_owner"),
+        _JOBS.c.state == "running",
+    )
+    .values(
+        state="done",
+        head=False,
+        last_error=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("done_at"),
+    )
+    .returning(_JOBS.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -173,10 +193,10 @@ class JobQueue:
                 if limit < 1 or (kinds is not None and not kinds):
                     claimed.append([])
                     continue
-                statement = claim_statement(
+                statement, values = claim_statement(
                     owner=owner, now=now, lease_until=now + self._lease, limit=limit, kinds=kinds
                 )
-                rows = (await session.scalars(statement)).all()
+                rows = (await session.scalars(statement, values)).all()
                 claimed.append(sorted((_record(row) for row in rows), key=lambda job: job.id))
         return claimed
 
@@ -243,28 +263,11 @@ class JobQueue:
         if not jobs:
             return set()
         keys = {job.order_key for job in jobs}
+        ids = [job.id for job in jobs]
         async with self._sessions.begin() as session:
             await heads.serialise(session, keys)
-            done = set(
-                await session.scalars(
-                    update(Job)
-                    .where(
-                        Job.id.in_([job.id for job in jobs]),
-                        Job.lease_owner == owner,
-                        Job.state == "running",
-                    )
-                    .values(
-                        state="done",
-                        head=False,
-                        last_error=None,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=self._clock(),
-                    )
-                    .returning(Job.id),
-                    execution_options={"synchronize_session": False},
-                )
-            )
+            values = {"done_ids": ids, "done_owner": owner, "done_at": self._clock()}
+            done = set(await session.scalars(_COMPLETE, values))
             await heads.promote(session, {job.order_key for job in jobs if job.id in done})
         self.wakeup.set()  # a job waiting behind one of these in order may run now
         return done

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ticketbolt.bot.db import audit
+from ticketbolt.bot.db.engine import read_only
 from ticketbolt.bot.db.models import TicketLink
-from ticketbolt.bot.db.upsert import insert_ignore
+from ticketbolt.bot.db.upsert import insert_ignore, insert_rows_returning, storable
+
+# The ticket path's statements, built once over the table (Core, not the ORM) with their values
+# bound at execution: each is compiled once, and no ORM entity or bulk-update bookkeeping is
+# made per call.
+_LINKS = cast("Table", TicketLink.__table__)  # a declared model's table is a Table
+_MESSAGE = (
+    _LINKS.c.team_id == bindparam("link_team"),
+    _LINKS.c.channel_id == bindparam("link_channel"),
+    _LINKS.c.message_ts == bindparam("link_ts"),
+)
+_GET = select(_LINKS).where(*_MESSAGE)
+_SET_TICKET = (
+    update(_LINKS)
+    .where(*_MESSAGE)
+    .values(
+        ticket_id=bindparam("link_ticket"),
+        status=bindparam("link_status"),
+        customer_id=bindparam("link_customer"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,11 @@ class Link:
     source: str
 
 
-def _link(row: TicketLink) -> Link:
+def _message(team_id: str, channel_id: str, message_ts: str) -> dict[str, str]:
+    return {"link_team": team_id, "link_channel": channel_id, "link_ts": message_ts}
+
+
+def _link(row: Any) -> Link:
     return Link(
         row.team_id,
         row.channel_id,
@@ -41,6 +68,7 @@ def _link(row: TicketLink) -> Link:
 class TicketLinks:
     def __init__(self, sessions: async_sessionmaker[Any]):
         self._sessions = sessions
+        self._reads = read_only(sessions)  # one-statement look-ups on every job's path
 
     async def claim(
         self,
@@ -52,40 +80,43 @@ class TicketLinks:
         source: str = "reaction",
     ) -> bool:
         """Reserve the message for one ticket; False when it already has (or is getting) one."""
+        values = _new_link(team_id, channel_id, message_ts, thread_ts, created_by, source)
         async with self._sessions.begin() as session:
-            return await insert_ignore(
-                session,
-                TicketLink,
-                {
-                    "team_id": team_id,
-                    "channel_id": channel_id,
-                    "message_ts": message_ts,
-                    "thread_ts": thread_ts,
-                    "created_by": created_by,
-                    "source": source,
-                    "status": "pending",
-                },
-            )
+            return await insert_ignore(session, TicketLink, values)
+
+    async def reserve(
+        self,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        thread_ts: str,
+        created_by: str,
+        source: str = "reaction",
+    ) -> Link:
+        """`claim`, then the message's link as it stands (this claim's, or the one before it),
+        in one transaction."""
+        values = _new_link(team_id, channel_id, message_ts, thread_ts, created_by, source)
+        async with self._sessions.begin() as session:
+            if await insert_rows_returning(session, _LINKS, [values], "id"):
+                # This claim made the row: it holds exactly these values, no need to read it.
+                return Link(**storable(values), ticket_id=None)
+            row = (await session.execute(_GET, _message(team_id, channel_id, message_ts))).one()
+            return _link(row)
 
     async def get(self, team_id: str, channel_id: str, message_ts: str) -> Link | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(TicketLink).where(
-                    TicketLink.team_id == team_id,
-                    TicketLink.channel_id == channel_id,
-                    TicketLink.message_ts == message_ts,
-                )
-            )
+        async with self._reads() as session:
+            result = await session.execute(_GET, _message(team_id, channel_id, message_ts))
+            row = result.first()
             return _link(row) if row else None
 
     async def by_ticket(self, ticket_id: int) -> Link | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.scalar(select(TicketLink).where(TicketLink.ticket_id == ticket_id))
             return _link(row) if row else None
 
     async def by_thread(self, team_id: str, channel_id: str, thread_ts: str) -> Link | None:
         """The link whose message starts (or is) this thread."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.scalar(
                 select(TicketLink).where(
                     TicketLink.team_id == team_id,
@@ -104,17 +135,21 @@ class TicketLinks:
         ticket_id: int,
         status: str,
         customer_id: int | None = None,
+        *,
+        audit_fields: Mapping[str, Any] | None = None,
     ) -> None:
+        """Record the message's ticket; with `audit_fields` (`AuditLog.record`'s keyword
+        arguments), its audit row in the same transaction."""
+        values = {
+            **_message(team_id, channel_id, message_ts),
+            "link_ticket": ticket_id,
+            "link_status": status,
+            "link_customer": customer_id,
+        }
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(TicketLink)
-                .where(
-                    TicketLink.team_id == team_id,
-                    TicketLink.channel_id == channel_id,
-                    TicketLink.message_ts == message_ts,
-                )
-                .values(ticket_id=ticket_id, status=status, customer_id=customer_id)
-            )
+            await session.execute(_SET_TICKET, values)
+            if audit_fields is not None:
+                await audit.add(session, audit.entry(**audit_fields))
 
     async def set_status(self, ticket_id: int, status: str) -> None:
         async with self._sessions.begin() as session:
@@ -138,13 +173,32 @@ class TicketLinks:
             query = query.where(TicketLink.team_id == team_id)
         if created_by is not None:
             query = query.where(TicketLink.created_by == created_by)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return int(await session.scalar(query) or 0)
 
     async def counts(self) -> dict[str, int]:
         """Linked tickets by status, for stats."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.execute(
                 select(TicketLink.status, func.count()).group_by(TicketLink.status)
             )
             return {str(status): int(count) for status, count in rows.all()}
+
+
+def _new_link(
+    team_id: str,
+    channel_id: str,
+    message_ts: str,
+    thread_ts: str,
+    created_by: str,
+    source: str,
+) -> dict[str, Any]:
+    return {
+        "team_id": team_id,
+        "channel_id": channel_id,
+        "message_ts": message_ts,
+        "thread_ts": thread_ts,
+        "created_by": created_by,
+        "source": source,
+        "status": "pending",
+    }

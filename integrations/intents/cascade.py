@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import logging
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 from ticketbolt.cache.layers import CacheLayer
 from ticketbolt.integrations.intents.normalize import normalize
-from ticketbolt.integrations.intents.offline import OfflineClassifier
+from ticketbolt.integrations.intents.offline import OfflineClassifier, Prediction
 from ticketbolt.integrations.intents.tiers import TieredClassifier
 from ticketbolt.integrations.llm.client import LlmClassifier, LlmError
 
@@ -42,6 +46,19 @@ class Decision:
     candidates: tuple[tuple[str, float], ...] = ()
 
 
+# Recent messages' offline predictions, by exact text: customers repeat "where is my order?"
+# often, and a prediction is a function of the text and the fitted model alone.
+RECENT_PREDICTIONS = 4096
+
+
+@functools.cache
+def _classifier_thread() -> ThreadPoolExecutor:
+    """One thread for every offline classification of this process: tier 2's encoder releases
+    the GIL for its milliseconds, so acknowledgements keep being served meanwhile, and one
+    thread means the classifiers' row caches are never filled from two threads at once."""
+    return ThreadPoolExecutor(1, thread_name_prefix="ticketbolt-classify")
+
+
 class IntentCascade:
     """offline tier 1 ≥ its threshold → tier 1; else tier 2 (when installed) ≥ its threshold →
     tier 2; else cache → LLM (cached on success); else the offline guess, flagged uncertain.
@@ -67,6 +84,7 @@ class IntentCascade:
         self._layer = layer
         self.threshold = threshold
         self.llm_threshold = llm_threshold
+        self._recent: OrderedDict[tuple[str, float | None], Prediction] = OrderedDict()
 
     def cache_key(self, text: str) -> str | None:
         """The intent-layer key of a message, or None without an LLM (nothing is cached then)."""
@@ -80,8 +98,23 @@ class IntentCascade:
             self._llm.intents.version,
         )
 
+    async def offline_prediction(self, text: str) -> Prediction:
+        """The offline tiers' answer, computed off the event loop and kept for repeats."""
+        key = (text, self.threshold)
+        prediction = self._recent.get(key)
+        if prediction is not None:
+            self._recent.move_to_end(key)
+            return prediction
+        prediction = await asyncio.get_running_loop().run_in_executor(
+            _classifier_thread(), self.offline.classify, text, self.threshold
+        )
+        self._recent[key] = prediction
+        if len(self._recent) > RECENT_PREDICTIONS:
+            self._recent.popitem(last=False)
+        return prediction
+
     async def decide(self, text: str) -> Decision:
-        prediction = self.offline.classify(text, self.threshold)
+        prediction = await self.offline_prediction(text)
         offline = Decision(
             prediction.intent,
             prediction.confidence,

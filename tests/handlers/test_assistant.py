@@ -328,6 +328,47 @@ async def test_after_the_ticket_is_closed_a_new_request_opens_a_new_ticket(stack
     assert f"#{second}" in bot_posts(slack, dm)[-1].text
 
 
+async def test_a_hand_off_job_without_reservation_or_marker_still_owns_the_conversation(
+    stack: Stack,
+) -> None:
+    """A hand-off job whose reply job gave up before reserving the ticket and marking the
+    conversation (or one recorded by an earlier release): the job reserves, marks and makes
+    the one ticket, and the customer's next message goes to that ticket, not to a new one."""
+    slack, gorgias = stack.slack, stack.gorgias
+    customer, dm = customer_dm(slack)
+    team = slack.state.team_id
+    conversation, ts = f"{team}:{dm.id}:dm", "1700000000.000100"
+    await stack.runtime.deps.turns.add(conversation, ts, "customer", customer.id, "A human, please")
+    await stack.runtime.queue.enqueue(
+        "handoff_ticket",
+        {
+            "team_id": team,
+            "channel": dm.id,
+            "user": customer.id,
+            "ts": ts,
+            "text": "A human, please",
+            "thread_ts": "",
+            "conversation": conversation,
+            "refused": False,
+            "root_ts": ts,
+            "intent": "talk_to_human",
+            "reason": "asked for a person",
+        },
+        key=f"create:{team}:{dm.id}:{ts}",
+        order_key=f"conv:{conversation}",
+    )
+    await eventually(lambda: len(gorgias.tickets) == 1, what="the hand-off ticket")
+    await settle(stack)
+    [ticket_id] = gorgias.tickets
+    link = await stack.runtime.deps.links.get(team, dm.id, ts)
+    assert link is not None
+    assert ticket_id == link.ticket_id
+    await slack.user_posts(customer, dm, "My order number is 4412")
+    await settle(stack)
+    assert [ticket_id] == list(gorgias.tickets)
+    assert "My order number is 4412" == held(gorgias, ticket_id)[-1]["body_text"]
+
+
 @pytest.mark.parametrize(
     "cap", ["TICKETBOLT_HANDOFFS_PER_CUSTOMER_HOUR", "TICKETBOLT_HANDOFFS_PER_HOUR"]
 )

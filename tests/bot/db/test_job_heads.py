@@ -6,8 +6,10 @@ import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import BindParameter, bindparam, insert, text
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from tests.support.db import Database
 from ticketbolt.bot.db.batch import GroupCommit
@@ -43,11 +45,15 @@ async def _plan(database: Database) -> str:
     ]
     async with database.sessions.begin() as session:
         await session.execute(insert(Job), rows)
-    statement = claim_statement(
+    statement, values = claim_statement(
         owner="w", now=now, lease_until=now, limit=16, kinds={"create_ticket", "set_status"}
     )
     async with database.engine.connect() as conn:
-        sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        sql = str(
+            _with_values(statement, values).compile(
+                dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+            )
+        )
         if conn.dialect.name == "postgresql":
             await conn.execute(text("ANALYZE jobs"))
             lines = (await conn.exec_driver_sql(f"EXPLAIN {sql}")).scalars().all()
@@ -55,6 +61,17 @@ async def _plan(database: Database) -> str:
             found = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
             lines = [row[-1] for row in found]
     return "\n".join(lines)
+
+
+def _with_values(statement: Any, values: dict[str, Any]) -> Any:
+    """The statement with its bound values in place, to render it as literal SQL."""
+
+    def replace(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in values:
+            return bindparam(element.key, values[element.key], type_=element.type)
+        return None
+
+    return replacement_traverse(statement, {}, replace)
 
 
 async def test_a_lanes_claim_reads_due_heads_from_the_partial_index(database: Database) -> None:

@@ -202,3 +202,18 @@ async def test_the_llm_confidence_decides_whether_its_answer_is_trusted(
         (cached.stage, cached.uncertain),
     ]
     assert answer["intent"] == fresh.intent
+
+
+async def test_a_repeated_message_is_classified_offline_once(
+    classifier: OfflineClassifier, default_intents: IntentsConfig, layer: CacheLayer
+) -> None:
+    """The offline prediction of a message seen before is reused: the same decision, no second
+    classification; a changed threshold classifies it again."""
+    cascade = _cascade(classifier, None, default_intents, layer, threshold=0.5)
+    first = await cascade.decide("please cancel my order")
+    again = await cascade.decide("please cancel my order")
+    assert first == again
+    assert [1] == cascade.offline.calls
+    cascade.threshold = ALWAYS_ASK
+    assert (await cascade.decide("please cancel my order")).uncertain
+    assert [2] == cascade.offline.calls
