@@ -11,9 +11,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BindParameter, Select, Update, bindparam, select, text, union_all, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    select,
+    text,
+    union_all,
+    update,
+)
 
 from ticketbolt.bot.db.models import QUEUED_HEAD, Job
 
@@ -78,15 +88,30 @@ def _statement(kinds: tuple[str, ...] | None, limit: int) -> Update:
         .limit(limit)
         .scalar_subquery()
     )
+    jobs = cast("Table", Job.__table__)  # the table, not the ORM: no bulk-update bookkeeping
     return (
-        update(Job)
-        .where(Job.id.in_(chosen))
+        update(jobs)
+        .where(jobs.c.id.in_(chosen))
         .values(
             state="running",
             lease_owner=OWNER,
             lease_expires_at=UNTIL,
-            attempts=Job.attempts + 1,
+            attempts=jobs.c.attempts + 1,
             updated_at=NOW,
         )
-        .returning(Job)
+        .returning(*(jobs.c[name] for name in RETURNED))
     )
+
+
+# What a claim hands back of each job (the fields of `JobRecord`).
+RETURNED = (
+    "id",
+    "kind",
+    "payload",
+    "attempts",
+    "max_attempts",
+    "order_key",
+    "correlation_id",
+    "state",
+    "last_error",
+)

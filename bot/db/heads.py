@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, text, true, update
+from sqlalchemy import BindParameter, Table, bindparam, case, func, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketbolt.bot.db.models import ACTIVE_STATE, Job
@@ -56,10 +56,7 @@ async def mark(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await serialise(session, keys)
     busy: set[str] = set()
     if keys:
-        found = await session.scalars(
-            select(Job.order_key).where(Job.order_key.in_(keys), text(ACTIVE_STATE)).distinct()
-        )
-        busy = set(found)
+        busy = set(await session.scalars(_BUSY, {"head_keys": sorted(keys)}))
     for row in rows:
         key = row["order_key"]
         row["head"] = not key or key not in busy
@@ -82,13 +79,19 @@ async def promote(session: AsyncSession, keys: Iterable[str]) -> None:
     keys = {key for key in keys if key}
     if not keys:
         return
-    earliest = (
-        select(func.min(Job.id))
-        .where(Job.order_key.in_(keys), text(ACTIVE_STATE))
-        .group_by(Job.order_key)
-        .having(func.max(case((Job.head, 1), else_=0)) == 0)
-    )
-    await session.execute(
-        update(Job).where(Job.id.in_(earliest.scalar_subquery())).values(head=true()),
-        execution_options={"synchronize_session": False},
-    )
+    await session.execute(_PROMOTE, {"head_keys": sorted(keys)})
+
+
+# Built once, with the keys bound at execution (an expanding IN): every ack batch and every
+# completion batch runs them, and building and keying them again each time cost more than the
+# statements themselves. On the table, not the ORM: no bulk-update bookkeeping either.
+_JOBS = cast("Table", Job.__table__)
+_KEYS: BindParameter[str] = bindparam("head_keys", expanding=True)
+_BUSY = select(_JOBS.c.order_key).where(_JOBS.c.order_key.in_(_KEYS), text(ACTIVE_STATE)).distinct()
+_EARLIEST = (
+    select(func.min(_JOBS.c.id))
+    .where(_JOBS.c.order_key.in_(_KEYS), text(ACTIVE_STATE))
+    .group_by(_JOBS.c.order_key)
+    .having(func.max(case((_JOBS.c.head, 1), else_=0)) == 0)
+)
+_PROMOTE = update(_JOBS).where(_JOBS.c.id.in_(_EARLIEST.scalar_subquery())).values(head=true())

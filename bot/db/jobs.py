@@ -70,7 +70,8 @@ class JobRecord:
         return self.attempts > 1
 
 
-def _record(row: Job) -> JobRecord:
+def _record(row: Any) -> JobRecord:
+    """A job's record from its ORM object or a row of its columns."""
     return JobRecord(
         row.id,
         row.kind,
@@ -196,7 +197,7 @@ class JobQueue:
                 statement, values = claim_statement(
                     owner=owner, now=now, lease_until=now + self._lease, limit=limit, kinds=kinds
                 )
-                rows = (await session.scalars(statement, values)).all()
+                rows = (await session.execute(statement, values)).all()
                 claimed.append(sorted((_record(row) for row in rows), key=lambda job: job.id))
         return claimed
 
