@@ -17,9 +17,11 @@ from typing import Any
 from ticketbolt.bench.harness import (
     Child,
     add_rate_options,
+    add_settings_option,
     base_parser,
     emulators,
     loadgen_spec,
+    overrides,
     print_table,
     run_and_emit,
     run_loadgen,
@@ -44,6 +46,7 @@ async def one(args: Any, placement: str) -> dict[str, Any]:
             REDIS_URL=args.redis_url,
             TICKETBOLT_WORKER_PROCESS=mode,
             TICKETBOLT_JOB_POLL_INTERVAL="0.5",  # the default: wake-ups, not polling, find jobs
+            **overrides(args.settings),
         )
         command = ["-m", "ticketbolt.bench.service"] + (
             ["--no-worker"] if placement == "off" else []
@@ -81,7 +84,11 @@ async def bench(args: Any) -> dict[str, Any]:
         "offered_rate": args.rate,
         "seconds": args.seconds,
         "gorgias_latency_ms": args.gorgias_latency_ms,
-        "settings_changed": {"TICKETBOLT_SLACK_LIMITS": "off", "GORGIAS_RATE_LIMIT": "100000/1"},
+        "settings_changed": {
+            "TICKETBOLT_SLACK_LIMITS": "off",
+            "GORGIAS_RATE_LIMIT": "100000/1",
+            **overrides(args.settings),
+        },
         "runs": runs,
         "p99_ratio_to_worker_off": {
             p: round(runs[p]["p99_ms"] / off, 2) if off else 0.0 for p in ("inline", "process")
@@ -90,9 +97,10 @@ async def bench(args: Any) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> None:
+    changed = ", ".join(f"{k}={v}" for k, v in result["settings_changed"].items())
     print(
         f"ack latency at {result['offered_rate']:.0f}/s for {result['seconds']:.0f} s, "
-        f"Gorgias {result['gorgias_latency_ms']} ms"
+        f"Gorgias {result['gorgias_latency_ms']} ms; settings changed: {changed}"
     )
     ratios = result["p99_ratio_to_worker_off"]
     print_table(
@@ -125,6 +133,9 @@ def main(argv: Sequence[str]) -> int:
         default="redis://127.0.0.1:6379/12",
         help="Redis for all three runs (a child worker needs it; the others get it too, alike)",
     )
+    # The service's environment is built here, not inherited: a setting such as
+    # TICKETBOLT_WORKER_NICE reaches it only through --set.
+    add_settings_option(parser, "TICKETBOLT_WORKER_NICE=10")
     args = parser.parse_args(argv)
     if args.quick:
         args.rate, args.seconds, args.warmup_seconds, args.settle = 20, 1, 0.5, 2

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_service
 from ticketbolt.bench import main as bench_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +164,17 @@ def test_worker_claims_at_each_backlog_and_runs_every_drained_job_once() -> None
         assert step["jobs_run"] <= step["done"] <= step["queued"]
         assert {"claim_ms", "jobs_per_second", "cpu_ms_per_job"} <= set(step)
     assert {"claim_limit", "lane_slots", "repeats", "drained_per_step"} == set(report["settings"])
+
+
+def test_ack_runs_the_worker_off_inline_and_as_a_child_with_the_settings_given() -> None:
+    """Each placement acknowledges every event, the worker in the server's process makes
+    tickets meanwhile (a child may still be starting in a run this short), and a `--set`
+    setting is named in the report."""
+    require_service("Redis", "127.0.0.1", 6379)
+    report = run_bench("ack", "--set", "TICKETBOLT_WORKER_NICE=3")
+    assert "3" == report["settings_changed"]["TICKETBOLT_WORKER_NICE"]
+    runs = report["runs"]
+    assert ["inline", "off", "process"] == sorted(runs)
+    assert [0, 0, 0] == [run["errors"] for run in runs.values()]
+    assert 0 == runs["off"]["tickets_during_run"]
+    assert runs["inline"]["tickets_during_run"] > 0
