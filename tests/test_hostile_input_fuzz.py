@@ -80,8 +80,12 @@ def _slots(doc: Any) -> list[tuple[Any, Any]]:
 
 
 @st.composite
-def mutated(draw: st.DrawFn, documents: st.SearchStrategy[dict[str, Any]]) -> dict[str, Any]:
-    """A document as Slack sends it, then up to three fields deleted or replaced by junk."""
+def mutated(
+    draw: st.DrawFn,
+    documents: st.SearchStrategy[dict[str, Any]],
+    junk: st.SearchStrategy[Any] = JSON,
+) -> dict[str, Any]:
+    """A document as Slack sends it, then up to three fields deleted or replaced by `junk`."""
     doc = draw(documents)
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         slots = _slots(doc)
@@ -91,7 +95,7 @@ def mutated(draw: st.DrawFn, documents: st.SearchStrategy[dict[str, Any]]) -> di
         if isinstance(container, dict) and draw(st.booleans()):
             del container[key]
         else:
-            container[key] = draw(JSON)
+            container[key] = draw(junk)
     return doc
 
 

@@ -29,6 +29,11 @@ class Obj:
 
     required: Mapping[str, Shape] = field(default_factory=dict)
     optional: Mapping[str, Shape] = field(default_factory=dict)
+    # Both, merged once (a required key's shape wins), for the checks' every call.
+    known: Mapping[str, Shape] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "known", {**self.optional, **self.required})
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,87 @@ COMMAND = Obj(
 
 
 def mismatch(value: object, shape: Shape, where: str = "body") -> str | None:
-    """Where `value` departs from `shape` (e.g. `body.event is not an object`), or None."""
+    """Where `value` departs from `shape` (e.g. `body.event is not an object`), or None.
+
+    Every Slack delivery is checked, so a body that fits is found so by `fits`, which builds
+    no path strings; only a body that does not fit is walked again to say where."""
+    if fits(value, shape):
+        return None
+    return explain(value, shape, where)
+
+
+_UNKNOWN = object()
+
+
+def fits(value: object, shape: Shape) -> bool:
+    """Whether `value` has `shape`: `mismatch` without saying where (the same rules)."""
+    if shape is None:
+        return value is None
+    if isinstance(shape, type):
+        return isinstance(value, shape)
+    return _FITS[type(shape)](value, shape)
+
+
+def _fits_object(value: object, shape: Obj) -> bool:
+    if not isinstance(value, dict) or any(key not in value for key in shape.required):
+        return False
+    known = shape.known
+    for key, item in value.items():
+        sub = known.get(key, _UNKNOWN)
+        if sub is not _UNKNOWN and not fits(item, sub):  # type: ignore[arg-type]  # a Shape
+            return False
+    return True
+
+
+def _fits_text(value: object, shape: Text) -> bool:
+    return (
+        isinstance(value, str)
+        and (shape.max_length is None or len(value) <= shape.max_length)
+        and (shape.chars is None or shape.chars.fullmatch(value) is not None)
+    )
+
+
+def _fits_by_key(value: object, shape: ByKey) -> bool:
+    if not isinstance(value, dict):
+        return False
+    tag = value.get(shape.key)
+    return fits(
+        value, shape.shapes.get(tag, shape.default) if isinstance(tag, str) else shape.default
+    )
+
+
+def _fits_list(value: object, shape: ListOf) -> bool:
+    if not isinstance(value, list) or (shape.non_empty and not value):
+        return False
+    return all(fits(item, shape.item) for item in value)
+
+
+def _fits_map(value: object, shape: MapOf) -> bool:
+    return isinstance(value, dict) and all(fits(item, shape.value) for item in value.values())
+
+
+def _fits_either(value: object, shape: Either) -> bool:
+    return any(fits(value, option) for option in shape.options)
+
+
+def _never(value: object, shape: _Absent) -> bool:
+    return False
+
+
+_FITS: dict[type, Callable[[Any, Any], bool]] = {
+    Obj: _fits_object,
+    Text: _fits_text,
+    ByKey: _fits_by_key,
+    ListOf: _fits_list,
+    MapOf: _fits_map,
+    Either: _fits_either,
+    _Absent: _never,
+}
+
+
+def explain(value: object, shape: Shape, where: str) -> str | None:
+    """Where `value` departs from `shape`: the slow walk behind `mismatch`, which builds each
+    path as it goes and never asks `fits` (the tests hold the two against each other)."""
     if shape is None or isinstance(shape, type):
         expected = type(None) if shape is None else shape
         return None if isinstance(value, expected) else f"{where} is not {expected.__name__}"
@@ -213,7 +298,7 @@ def _absent(value: object, shape: _Absent, where: str) -> str | None:
 
 
 def _either(value: object, shape: Either, where: str) -> str | None:
-    found = [mismatch(value, option, where) for option in shape.options]
+    found = [explain(value, option, where) for option in shape.options]
     return None if None in found else found[-1]
 
 
@@ -230,13 +315,13 @@ def _text(value: object, shape: Text, where: str) -> str | None:
 def _list(value: object, shape: ListOf, where: str) -> str | None:
     if not isinstance(value, list) or (shape.non_empty and not value):
         return f"{where} is not a{' non-empty' if shape.non_empty else ''} list"
-    return _first(mismatch(item, shape.item, f"{where}[{n}]") for n, item in enumerate(value))
+    return _first(explain(item, shape.item, f"{where}[{n}]") for n, item in enumerate(value))
 
 
 def _map(value: object, shape: MapOf, where: str) -> str | None:
     if not isinstance(value, dict):
         return f"{where} is not an object"
-    return _first(mismatch(v, shape.value, f"{where}.{k}") for k, v in value.items())
+    return _first(explain(v, shape.value, f"{where}.{k}") for k, v in value.items())
 
 
 def _by_key(value: object, shape: ByKey, where: str) -> str | None:
@@ -244,7 +329,7 @@ def _by_key(value: object, shape: ByKey, where: str) -> str | None:
         return f"{where} is not an object"
     tag = value.get(shape.key)
     chosen = shape.shapes.get(tag, shape.default) if isinstance(tag, str) else shape.default
-    return mismatch(value, chosen, where)
+    return explain(value, chosen, where)
 
 
 def _object(value: object, shape: Obj, where: str) -> str | None:
@@ -253,9 +338,9 @@ def _object(value: object, shape: Obj, where: str) -> str | None:
     missing = next((key for key in shape.required if key not in value), None)
     if missing is not None:
         return f"{where}.{missing} is missing"
-    known = {**shape.optional, **shape.required}
+    known = shape.known
     return _first(
-        mismatch(value[key], known[key], f"{where}.{key}") for key in known if key in value
+        explain(value[key], known[key], f"{where}.{key}") for key in known if key in value
     )
 
 
