@@ -40,7 +40,10 @@ def test_tokens_and_emails_never_reach_the_output(captured: io.StringIO) -> None
     assert TOKEN not in output
     assert "dana@shop.example" not in output
     assert "sk-live-secret-value-123" not in output
-    assert 3 == len(lines(captured))
+    mine = [
+        line for line in lines(captured) if line.get("logger") in ("test", "slack_sdk.web", "other")
+    ]
+    assert 3 == len(mine)
 
 
 def test_correlation_id_is_bound_to_every_line(captured: io.StringIO) -> None:
@@ -51,5 +54,7 @@ def test_correlation_id_is_bound_to_every_line(captured: io.StringIO) -> None:
     logging.getLogger("stdlib").warning("inside too")
     clear_correlation_id()
     log.info("outside")
-    ids = [line.get("correlation_id") for line in lines(captured)]
-    assert ["Ev123", "Ev123", None] == ids
+    # Only this test's loggers: the process may log meanwhile from elsewhere (a connection or
+    # a task of an earlier test collected by the garbage collector), without a request's id.
+    mine = [line for line in lines(captured) if line.get("logger") in ("test", "stdlib")]
+    assert ["Ev123", "Ev123", None] == [line.get("correlation_id") for line in mine]
