@@ -58,6 +58,14 @@ def since_closed(turns: list[Any]) -> list[Any]:
     return turns
 
 
+def slack_time(ts: str) -> datetime | None:
+    """When a Slack message was sent, from its `ts` (seconds since the epoch); None if not."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def root_of(turns: Sequence[Any], ts: str) -> str:
     """The first customer message since the last hand-off marker (else `ts` itself)."""
     root = ts
@@ -190,6 +198,9 @@ class Handoff:
             {**p, "root_ts": root, "intent": intent, "reason": reason},
             key=f"create:{team}:{channel}:{root}",
             order_key=f"conv:{p['conversation']}",
+            # The customer has waited since their message: the ticket's job keeps that place
+            # in line, ahead of the messages other customers sent since.
+            queued_since=slack_time(p["ts"]),
         )
         marker = (f"{OPENED}{root}", "handoff", SOURCE, reason, intent)
         await deps.turns.add_each(p["conversation"], [*first, marker])

@@ -37,6 +37,7 @@ class JobSink(Protocol):
         correlation_id: str = "",
         max_attempts: int | None = None,
         event_id: str = "",
+        queued_since: datetime | None = None,
     ) -> bool: ...
 
 

@@ -131,12 +131,18 @@ class JobQueue:
         correlation_id: str = "",
         max_attempts: int | None = None,
         event_id: str = "",
+        queued_since: datetime | None = None,
     ) -> bool:
         """Record a job durably; False when a job with the same key already exists.
 
         `event_id` marks the Slack delivery as accepted in the same transaction, so Slack's
         retries of it are dropped early, and a failed insert leaves neither row behind.
+        `queued_since`: the job continues work that waited in line since then (a hand-off
+        after its customer's message), so it keeps that place instead of queueing behind
+        everything recorded since; never later than now.
         """
+        now = self._clock()
+        due = now if queued_since is None else min(_aware(queued_since), now)
         job = {
             "kind": kind,
             "payload": payload,
@@ -147,9 +153,9 @@ class JobQueue:
             "head": False,  # decided where it is inserted, under the key's lock
             "attempts": 0,
             "max_attempts": max_attempts or self._max_attempts,
-            "next_attempt_at": self._clock(),
-            "created_at": self._clock(),
-            "updated_at": self._clock(),
+            "next_attempt_at": due,
+            "created_at": now,
+            "updated_at": now,
         }
         if self.group_commit is not None and self.group_commit.running:
             created = await self.group_commit.submit(job, event_id)

@@ -191,3 +191,23 @@ async def test_nul_and_lone_surrogates_are_stored_without_them(database: Databas
     assert await queue.enqueue("reply", {"text": "hi\x00 there \ud800!", "n": [1, "\x00"]}, key="z")
     [job] = await queue.claim("w")
     assert {"text": "hi there ?!", "n": [1, ""]} == job.payload
+
+
+async def test_a_continuation_keeps_its_place_in_line(database: Database) -> None:
+    """A job recorded with `queued_since` (a hand-off continuing a customer's message) is
+    claimed before jobs recorded after that time; a time in the future counts as now."""
+    clock = Clock()
+    queue = JobQueue(database.sessions, clock=clock)
+    await queue.enqueue("assistant_reply", {"n": 1}, key="later-1")
+    clock.now += timedelta(seconds=5)
+    await queue.enqueue("assistant_reply", {"n": 2}, key="later-2")
+    await queue.enqueue(
+        "handoff_ticket", {"n": 0}, key="waited", queued_since=clock.now - timedelta(seconds=9)
+    )
+    await queue.enqueue(
+        "handoff_ticket", {"n": 3}, key="future", queued_since=clock.now + timedelta(hours=1)
+    )
+    claimed = [job.payload["n"] for job in await queue.claim("w", 1)]
+    claimed += [job.payload["n"] for job in await queue.claim("w", 1)]
+    claimed += [job.payload["n"] for job in await queue.claim("w", 2)]
+    assert [0, 1, 2, 3] == claimed
