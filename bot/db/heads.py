@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, Table, bindparam, case, func, select, text, true, update
@@ -56,7 +57,8 @@ async def mark(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await serialise(session, keys)
     busy: set[str] = set()
     if keys:
-        busy = set(await session.scalars(_BUSY, {"head_keys": sorted(keys)}))
+        busy_query = _SQLITE_BUSY if _on_sqlite(session) else _BUSY
+        busy = set(await session.scalars(busy_query, {"head_keys": sorted(keys)}))
     for row in rows:
         key = row["order_key"]
         row["head"] = not key or key not in busy
@@ -79,7 +81,11 @@ async def promote(session: AsyncSession, keys: Iterable[str]) -> None:
     keys = {key for key in keys if key}
     if not keys:
         return
-    await session.execute(_PROMOTE, {"head_keys": sorted(keys)})
+    if _on_sqlite(session):
+        values = {"head_keys": sorted(keys), "head_at": datetime.now(UTC)}
+        await session.execute(_SQLITE_PROMOTE, values)
+    else:
+        await session.execute(_PROMOTE, {"head_keys": sorted(keys)})
 
 
 # Built once, with the keys bound at execution (an expanding IN): every ack batch and every
@@ -95,3 +101,23 @@ _EARLIEST = (
     .having(func.max(case((_JOBS.c.head, 1), else_=0)) == 0)
 )
 _PROMOTE = update(_JOBS).where(_JOBS.c.id.in_(_EARLIEST.scalar_subquery())).values(head=true())
+
+# SQLite, which keeps no statistics here, reads a batch of more than a few keys through the index
+# on `state` instead: every queued and running job, so each ack batch and each completion batch
+# would cost more as the backlog grows (15 ms a completion batch at 100,000 queued jobs, against
+# 2 ms at 10,000). SQLAlchemy renders no index hint for SQLite, so there the two statements are
+# written out with `INDEXED BY`, which keeps them on the order keys' own partial index.
+_SQLITE_BUSY = text(
+    "SELECT DISTINCT order_key FROM jobs INDEXED BY ix_jobs_order_active "
+    "WHERE order_key IN :head_keys AND state IN ('queued', 'running')"  # ACTIVE_STATE, verbatim
+).bindparams(_KEYS)
+_SQLITE_PROMOTE = text(
+    "UPDATE jobs SET head = 1, updated_at = :head_at WHERE id IN ("
+    "SELECT min(id) FROM jobs INDEXED BY ix_jobs_order_active "
+    "WHERE order_key IN :head_keys AND state IN ('queued', 'running') "  # ACTIVE_STATE
+    "GROUP BY order_key HAVING max(head) = 0)"
+).bindparams(_KEYS, bindparam("head_at", type_=_JOBS.c.updated_at.type))
+
+
+def _on_sqlite(session: AsyncSession) -> bool:
+    return session.bind is None or session.bind.dialect.name == "sqlite"

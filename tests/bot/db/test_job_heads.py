@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, insert, text
+from sqlalchemy import BindParameter, bindparam, event, insert, text
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from tests.support.db import Database
+from ticketbolt.bot.db import heads
 from ticketbolt.bot.db.batch import GroupCommit
 from ticketbolt.bot.db.claims import claim_statement
 from ticketbolt.bot.db.engine import make_engine
@@ -28,8 +29,8 @@ class Clock:
         return self.now
 
 
-async def _plan(database: Database) -> str:
-    """The query plan of a lane's claim over 20,000 queued jobs, 1,000 of them heads."""
+async def _fill(database: Database) -> None:
+    """20,000 queued jobs of three kinds, 20 per message, 1,000 of them heads."""
     now = datetime.now(UTC)
     rows = [
         {
@@ -45,6 +46,14 @@ async def _plan(database: Database) -> str:
     ]
     async with database.sessions.begin() as session:
         await session.execute(insert(Job), rows)
+        if database.engine.dialect.name == "postgresql":
+            await session.execute(text("ANALYZE jobs"))
+
+
+async def _plan(database: Database) -> str:
+    """The query plan of a lane's claim over `_fill`'s jobs."""
+    await _fill(database)
+    now = datetime.now(UTC)
     statement, values = claim_statement(
         owner="w", now=now, lease_until=now, limit=16, kinds={"create_ticket", "set_status"}
     )
@@ -55,7 +64,6 @@ async def _plan(database: Database) -> str:
             )
         )
         if conn.dialect.name == "postgresql":
-            await conn.execute(text("ANALYZE jobs"))
             lines = (await conn.exec_driver_sql(f"EXPLAIN {sql}")).scalars().all()
         else:
             found = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
@@ -82,6 +90,41 @@ async def test_a_lanes_claim_reads_due_heads_from_the_partial_index(database: Da
     assert "SubPlan" not in plan  # the NOT EXISTS over earlier jobs is gone
     assert "Seq Scan on jobs" not in plan
     assert "SCAN jobs" not in plan.replace("SCAN jobs USING", "")
+
+
+async def test_a_batch_of_many_keys_reads_only_their_jobs(database: Database) -> None:
+    """Marking an ack batch's heads and handing heads on after a completion batch read the jobs
+    of their order keys through `ix_jobs_order_active`, however many keys: never every queued
+    job (SQLite's planner, left alone, takes the index on `state` past a few keys)."""
+    await _fill(database)
+    keys = [f"T:C:{i}" for i in range(64)]
+    sent: list[tuple[str, Any]] = []
+
+    def grab(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        if "order_key IN" in sql:
+            sent.append((sql, params))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", grab)
+    try:
+        async with database.sessions() as session:
+            await heads.mark(session, [{"order_key": key} for key in keys])
+            await heads.promote(session, keys)
+            await session.rollback()
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", grab)
+    postgres = database.engine.dialect.name == "postgresql"
+    plans = []
+    async with database.engine.connect() as conn:
+        for sql, params in sent:
+            found = await conn.exec_driver_sql(
+                f"{'EXPLAIN' if postgres else 'EXPLAIN QUERY PLAN'} {sql}", params
+            )
+            plans.append("\n".join(str(row[-1]) for row in found))
+    assert 2 == len(plans)
+    for plan in plans:
+        assert "ix_jobs_claim" not in plan
+        assert "Seq Scan on jobs" not in plan
+        assert postgres or "ix_jobs_order_active" in plan
 
 
 async def test_the_head_moves_on_retry_permanent_failure_completion_and_requeue(
