@@ -24,6 +24,7 @@ from ticketbolt.handlers.sync import SlackChange, TicketMirror
 from ticketbolt.integrations.gorgias.errors import GorgiasNotFound
 from ticketbolt.integrations.gorgias.models import CustomerRef, NewTicket
 from ticketbolt.integrations.intents.policy import HUMAN_REQUEST, frustrated
+from ticketbolt.integrations.slack.text import slack_time
 
 HANDOFF_JOB = "handoff_ticket"
 SOURCE = "assistant"  # ticket_links.source of hand-off tickets, what the hourly caps count
@@ -56,14 +57,6 @@ def since_closed(turns: list[Any]) -> list[Any]:
         if turns[i].role == "handoff" and str(turns[i].message_ts).startswith(CLOSED):
             return turns[i + 1 :]
     return turns
-
-
-def slack_time(ts: str) -> datetime | None:
-    """When a Slack message was sent, from its `ts` (seconds since the epoch); None if not."""
-    try:
-        return datetime.fromtimestamp(float(ts), UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
 
 
 def root_of(turns: Sequence[Any], ts: str) -> str:
@@ -192,7 +185,7 @@ class Handoff:
             )
             await self._say(p, OVER_CAP)
             return
-        await deps.links.claim(team, channel, root, p["thread_ts"] or root, user, SOURCE)
+        await deps.links.reserve(team, channel, root, p["thread_ts"] or root, user, SOURCE)
         await deps.jobs.enqueue(
             HANDOFF_JOB,
             {**p, "root_ts": root, "intent": intent, "reason": reason},
@@ -239,9 +232,11 @@ class Handoff:
             raise PermanentJobError("Gorgias is not configured (set GORGIAS_ACCOUNT and keys)")
         team, channel, root = p["team_id"], p["channel"], p["root_ts"]
         link = await deps.links.get(team, channel, root)
-        if link is None:  # reserved by `request`; claimed here for jobs recorded before it did
-            await deps.links.claim(team, channel, root, p["thread_ts"] or root, p["user"], SOURCE)
-        elif link.ticket_id is not None:
+        if link is None:  # reserved by `request`; here for jobs recorded before it did
+            link = await deps.links.reserve(
+                team, channel, root, p["thread_ts"] or root, p["user"], SOURCE
+            )
+        if link.ticket_id is not None:
             return int(link.ticket_id)
         return await self._create(job, p)
 

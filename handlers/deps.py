@@ -57,15 +57,6 @@ class LinkLike(Protocol):
 
 
 class LinkStore(Protocol):
-    async def claim(
-        self,
-        team_id: str,
-        channel_id: str,
-        message_ts: str,
-        thread_ts: str,
-        created_by: str,
-        source: str = "reaction",
-    ) -> bool: ...
     async def reserve(
         self,
         team_id: str,
@@ -75,7 +66,7 @@ class LinkStore(Protocol):
         created_by: str,
         source: str = "reaction",
     ) -> LinkLike:
-        """`claim`, then the message's link as it stands, in one transaction."""
+        """Reserve the message for one ticket; its link as it stands, in one transaction."""
         ...
 
     async def get(self, team_id: str, channel_id: str, message_ts: str) -> LinkLike | None: ...

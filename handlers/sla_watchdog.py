@@ -23,6 +23,7 @@ from ticketbolt.handlers.posting import post_once
 from ticketbolt.handlers.sla import CLOCK_LABELS, Clock, ClockName, JobSpec, SlaService, Stage
 from ticketbolt.handlers.sla_hours import business_time_between
 from ticketbolt.integrations.gorgias.errors import GorgiasError, GorgiasNotFound
+from ticketbolt.integrations.slack.text import slack_time
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +218,8 @@ def register(app: Any, deps: Deps) -> None:
             return
         team, channel = str(body.get("team_id") or ""), str(event.get("channel") or "")
         link = await deps.links.by_thread(team, channel, str(thread_ts))
-        if link is not None and link.ticket_id is not None:
-            at = datetime.fromtimestamp(float(str(ts)), UTC)
+        at = slack_time(str(ts))
+        if link is not None and link.ticket_id is not None and at is not None:
             await service.first_response(link.ticket_id, at)
 
     async def run_notice(job: JobLike) -> None:

@@ -41,13 +41,13 @@ async def serialise(session: AsyncSession, keys: Iterable[str]) -> None:
     ids = sorted({lock_id(key) for key in keys if key})
     if not ids:
         return
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if _on_sqlite(session):
+        await session.execute(text("UPDATE jobs SET head = head WHERE 0"))
+    else:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:class, k) FROM unnest(CAST(:ids AS integer[])) k"),
             {"class": ORDER_LOCK, "ids": ids},
         )
-    else:
-        await session.execute(text("UPDATE jobs SET head = head WHERE 0"))
 
 
 async def mark(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ticketbolt.bot.db import audit
 from ticketbolt.bot.db.engine import read_only
 from ticketbolt.bot.db.models import TicketLink
-from ticketbolt.bot.db.upsert import insert_ignore, insert_rows_returning, storable
+from ticketbolt.bot.db.upsert import insert_rows_returning, storable
 
 # The ticket path's statements, built once over the table (Core, not the ORM) with their values
 # bound at execution: each is compiled once, and no ORM entity or bulk-update bookkeeping is
@@ -70,20 +70,6 @@ class TicketLinks:
         self._sessions = sessions
         self._reads = read_only(sessions)  # one-statement look-ups on every job's path
 
-    async def claim(
-        self,
-        team_id: str,
-        channel_id: str,
-        message_ts: str,
-        thread_ts: str,
-        created_by: str,
-        source: str = "reaction",
-    ) -> bool:
-        """Reserve the message for one ticket; False when it already has (or is getting) one."""
-        values = _new_link(team_id, channel_id, message_ts, thread_ts, created_by, source)
-        async with self._sessions.begin() as session:
-            return await insert_ignore(session, TicketLink, values)
-
     async def reserve(
         self,
         team_id: str,
@@ -93,12 +79,13 @@ class TicketLinks:
         created_by: str,
         source: str = "reaction",
     ) -> Link:
-        """`claim`, then the message's link as it stands (this claim's, or the one before it),
-        in one transaction."""
+        """Reserve the message for one ticket, and return its link as it stands: this call's new
+        one, or the one an earlier call made (which may have its ticket already); one
+        transaction."""
         values = _new_link(team_id, channel_id, message_ts, thread_ts, created_by, source)
         async with self._sessions.begin() as session:
             if await insert_rows_returning(session, _LINKS, [values], "id"):
-                # This claim made the row: it holds exactly these values, no need to read it.
+                # This call made the row: it holds exactly these values, no need to read it.
                 return Link(**storable(values), ticket_id=None)
             row = (await session.execute(_GET, _message(team_id, channel_id, message_ts))).one()
             return _link(row)

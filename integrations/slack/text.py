@@ -53,6 +53,15 @@ def _special(command: str, label: str) -> str:
     return label or f"@{command}"
 
 
+def slack_time(ts: str) -> datetime | None:
+    """When a Slack message was sent, from its `ts` (seconds since the epoch); None when the
+    value is no such number (Slack's own are; a forged one need not be)."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def _date(command: str) -> str:
     # `date^1392734382^{date_short}` without the fallback Slack requires: the moment in UTC.
     try:

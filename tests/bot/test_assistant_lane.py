@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.db import Database
-from tests.support.stack import eventually
+from tests.support.stack import eventually, worker_running
 from ticketbolt.bot.db.jobs import JobQueue
 from ticketbolt.bot.lanes import lanes
 from ticketbolt.bot.metrics import Metrics
@@ -50,18 +50,14 @@ async def test_replies_waiting_on_the_llm_fill_the_default_assistant_lane(
         grace_seconds=0,
         settle_seconds=0,
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    try:
-        await eventually(
-            lambda: len(waiting) == settings.lane_assistant, what="a full assistant lane"
-        )
-        llm_answers.set()
+    async with worker_running(worker):
+        try:
+            await eventually(
+                lambda: len(waiting) == settings.lane_assistant, what="a full assistant lane"
+            )
+        finally:
+            llm_answers.set()  # even after a failed wait: the worker then drains, not hangs
         await eventually(lambda: len(answered) == customers, what="every reply")
-    finally:
-        stop.set()
-        llm_answers.set()
-        await running
     assert settings.lane_assistant >= 32
     assert settings.lane_assistant == most
     assert customers == (await queue.stats())["by_state"]["done"]
@@ -104,16 +100,11 @@ async def test_a_conversations_replies_run_one_at_a_time_in_order_when_completed
         grace_seconds=0,
         settle_seconds=0,
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
 
     async def all_done() -> bool:
         return 3 * len(conversations) == (await queue.stats())["by_state"]["done"]
 
-    try:
+    async with worker_running(worker):
         await eventually(all_done, what="every message answered and its job done")
-    finally:
-        stop.set()
-        await running
     assert {conversation: [0, 1, 2] for conversation in conversations} == ran
     assert [] == overlapped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.db import Database
-from tests.support.stack import emulators, eventually, running_app
+from tests.support.stack import emulators, eventually, running_app, worker_running
 from ticketbolt.bot.db.jobs import JobQueue
 from ticketbolt.bot.lanes import ASSISTANT, SYNC, TICKETS
 from ticketbolt.bot.metrics import Metrics
@@ -42,19 +42,16 @@ async def test_a_reply_completes_while_slow_tickets_fill_their_lane(database: Da
         grace_seconds=0,
         settle_seconds=0,
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
 
     async def settled() -> bool:
         states = (await queue.stats())["by_state"]
         return (1, 2, 1) == (len(replied), states["running"], states["failed"])
 
-    try:
-        await eventually(settled, what="the reply done beside two running tickets")
-    finally:
-        stop.set()
-        release.set()
-        await running
+    async with worker_running(worker):
+        try:
+            await eventually(settled, what="the reply done beside two running tickets")
+        finally:
+            release.set()  # the tickets end before the worker stops, even after a failed wait
     [failed] = await queue.list("failed")
     assert ("retired_kind", "no handler for job kind 'retired_kind'") == (
         failed.kind,
